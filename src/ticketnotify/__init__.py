@@ -1,0 +1,1 @@
+"""ticketnotify: localized ticket-update notifications with a durable outbox."""

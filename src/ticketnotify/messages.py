@@ -1,0 +1,73 @@
+"""Channel-neutral rendered messages: what the outbox stores and the adapters send."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class EmailMessage:
+    """A rendered email; the SMTP adapter adds From, threading and MIME structure."""
+
+    kind: ClassVar[str] = "email"
+    delivery_id: str
+    ticket_id: str
+    ticket_subject: str
+    locale: str
+    to_address: str
+    subject: str
+    html: str
+    text: str
+    to_name: str = ""
+    preheader: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form for the outbox."""
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class PushMessage:
+    """A rendered push for one device; ``thread_id``/``collapse_id`` group a ticket's pushes."""
+
+    kind: ClassVar[str] = "push"
+    delivery_id: str
+    ticket_id: str
+    locale: str
+    platform: str
+    token: str
+    user_id: str
+    title: str
+    body: str
+    deep_link: str
+    thread_id: str
+    collapse_id: str
+    data: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form for the outbox."""
+        return {"kind": self.kind, **asdict(self)}
+
+
+Message = EmailMessage | PushMessage
+
+
+def message_from_dict(data: dict[str, Any]) -> Message:
+    """Rebuild a stored message; unknown kinds are a programming error, not bad input."""
+    values = {k: v for k, v in data.items() if k != "kind"}
+    if data.get("kind") == "email":
+        return EmailMessage(**values)
+    if data.get("kind") == "push":
+        return PushMessage(**values)
+    raise ValueError(f"unknown message kind {data.get('kind')!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a channel reports for a delivered message (provider id, peer reply)."""
+
+    channel: str
+    delivery_id: str
+    provider_id: str = ""
+    detail: str = ""

@@ -1,0 +1,108 @@
+"""The outbox contract: durable jobs keyed by idempotency key, claimed with a lease."""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+class JobStatus(enum.StrEnum):
+    """Life of a job: pending until delivered, or dead once retrying is pointless."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A planned, rendered delivery as ``publish`` hands it to the outbox."""
+
+    idempotency_key: str
+    channel: str
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A stored delivery as a worker sees it when claimed."""
+
+    id: int
+    idempotency_key: str
+    channel: str
+    message: dict[str, Any]
+    status: JobStatus
+    attempts: int
+    next_attempt_at: datetime
+    lease_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelCount:
+    """One row of ``outbox status``."""
+
+    channel: str
+    status: JobStatus
+    count: int
+
+
+class Outbox(ABC):
+    """Where every planned delivery is written before ``publish`` returns.
+
+    Methods are synchronous: the stores are local or one round trip away, and hosts
+    publishing inside their own (sync) database transaction need them that way.
+    Time is passed in so tests and the worker share one clock.
+    """
+
+    @abstractmethod
+    def add(self, jobs: Sequence[NewJob], now: datetime) -> int:
+        """Store all jobs or none; skip keys already stored; return how many were new."""
+
+    @abstractmethod
+    def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:
+        """Lease up to ``limit`` due pending jobs (lease expired or never leased)."""
+
+    @abstractmethod
+    def mark_delivered(self, job_id: int, now: datetime, detail: str = "") -> None:
+        """Record a successful delivery and drop the lease."""
+
+    @abstractmethod
+    def mark_retry(self, job_id: int, next_attempt_at: datetime, error: str) -> None:
+        """Count a failed attempt and schedule the next one."""
+
+    @abstractmethod
+    def mark_dead(self, job_id: int, now: datetime, error: str) -> None:
+        """Give up on a job, keeping the reason."""
+
+    @abstractmethod
+    def release(self, job_ids: Sequence[int]) -> None:
+        """Return leased jobs unattempted (graceful shutdown)."""
+
+    @abstractmethod
+    def counts(self) -> list[ChannelCount]:
+        """Jobs by channel and status."""
+
+    @abstractmethod
+    def oldest_pending(self) -> datetime | None:
+        """Creation time of the oldest pending job, to tell how far behind delivery is."""
+
+    @abstractmethod
+    def retry_dead(self, now: datetime, channel: str | None = None) -> int:
+        """Make dead jobs pending again with fresh attempts; return how many."""
+
+    @abstractmethod
+    def purge(self, older_than: datetime) -> int:
+        """Delete delivered and dead jobs created before ``older_than``; return how many."""
+
+    @abstractmethod
+    def get(self, idempotency_key: str) -> Job | None:
+        """Look a job up by its key (tests, diagnostics)."""
+
+    def close(self) -> None:
+        """Release the store's connection; stores holding none keep the default."""

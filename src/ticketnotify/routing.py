@@ -1,0 +1,76 @@
+"""Routing policy: a pure function from an update to the deliveries it needs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from .events import AccountUser, Device, Guest, Platform, TicketUpdate
+
+EMAIL = "email"
+APNS = "apns"
+FCM = "fcm"
+PUSH_CHANNEL = {Platform.IOS: APNS, Platform.ANDROID: FCM}
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDelivery:
+    """One message to render and store: which channel, which address, which device."""
+
+    channel: str
+    address: str
+    idempotency_key: str
+    device: Device | None = None
+    guest_link: bool = False
+
+    @property
+    def is_push(self) -> bool:
+        """Push deliveries render the push templates, email ones the email templates."""
+        return self.device is not None
+
+
+def idempotency_key(event_id: str, recipient_key: str, channel: str, address: str) -> str:
+    """Stable key for (event × recipient × channel × address): a repeated publish is a no-op."""
+    raw = "\x1f".join((event_id, recipient_key, channel, address)).encode()
+    return hashlib.sha256(raw).hexdigest()[:40]
+
+
+def recipient_key(update: TicketUpdate) -> str:
+    """Who the delivery is for, as the idempotency key sees it."""
+    r = update.recipient
+    return f"user:{r.user_id}" if isinstance(r, AccountUser) else f"guest:{r.email.lower()}"
+
+
+def plan(update: TicketUpdate) -> list[PlannedDelivery]:
+    """Account user: a push per device (unless off) plus email (unless off, or no push sent).
+
+    A guest always gets one email with a signed link: it is their only way back. An account
+    user with push switched on but no devices gets email even if email is off, so that no
+    update goes unannounced.
+    """
+    who = recipient_key(update)
+    r = update.recipient
+    if isinstance(r, Guest):
+        return [_email(update, who, r.email, guest_link=True)]
+    planned: list[PlannedDelivery] = []
+    if r.preferences.push:
+        seen: set[tuple[Platform, str]] = set()
+        for device in r.devices:
+            if (device.platform, device.token) in seen:
+                continue
+            seen.add((device.platform, device.token))
+            channel = PUSH_CHANNEL[device.platform]
+            planned.append(PlannedDelivery(
+                channel=channel, address=device.token, device=device,
+                idempotency_key=idempotency_key(update.event_id, who, channel, device.token),
+            ))
+    if r.preferences.email or not planned:
+        planned.append(_email(update, who, r.email, guest_link=False))
+    return planned
+
+
+def _email(update: TicketUpdate, who: str, address: str, *, guest_link: bool) -> PlannedDelivery:
+    return PlannedDelivery(
+        channel=EMAIL, address=address, guest_link=guest_link,
+        idempotency_key=idempotency_key(update.event_id, who, EMAIL, address.lower()),
+    )
