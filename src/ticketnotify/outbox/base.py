@@ -61,8 +61,14 @@ class Outbox(ABC):
     """
 
     @abstractmethod
-    def add(self, jobs: Sequence[NewJob], now: datetime) -> int:
-        """Store all jobs or none; skip keys already stored; return how many were new."""
+    def add(
+        self, jobs: Sequence[NewJob], now: datetime, *, transaction: object | None = None
+    ) -> int:
+        """Store all jobs or none; skip keys already stored; return how many were new.
+
+        ``transaction`` is the host's own open connection (stores that support it), so a
+        ticket change and its notifications commit or roll back together.
+        """
 
     @abstractmethod
     def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:

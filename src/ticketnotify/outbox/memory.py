@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from ..errors import ConfigurationError
 from .base import ChannelCount, Job, JobStatus, NewJob, Outbox
 
 
@@ -19,7 +20,11 @@ class MemoryOutbox(Outbox):
         self._by_key: dict[str, int] = {}
         self._next_id = 1
 
-    def add(self, jobs: Sequence[NewJob], now: datetime) -> int:
+    def add(
+        self, jobs: Sequence[NewJob], now: datetime, *, transaction: object | None = None
+    ) -> int:
+        if transaction is not None:
+            raise ConfigurationError("MemoryOutbox cannot join a host transaction")
         with self._lock:
             added = 0
             for new in jobs:
