@@ -1,0 +1,72 @@
+"""Routing rules as properties: who gets which channel, and keys that make publish idempotent."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ticketnotify.events import AccountUser, Device, Guest, Preferences, Ticket, TicketUpdate
+from ticketnotify.routing import APNS, EMAIL, FCM, plan
+
+from .conftest import T0
+
+tokens = st.text(alphabet="abcdef0123456789", min_size=8, max_size=16)
+devices = st.lists(st.builds(Device, st.sampled_from(["ios", "android"]), tokens), max_size=6)
+prefs = st.builds(Preferences, push=st.booleans(), email=st.booleans())
+accounts = st.builds(AccountUser, user_id=st.from_regex(r"u-[0-9]{1,6}", fullmatch=True),
+                     email=st.just("anna@example.se"), devices=devices.map(tuple), preferences=prefs)
+guests = st.builds(Guest, email=st.just("sam@example.com"))
+
+
+def update_for(recipient: AccountUser | Guest, event_id: str = "evt-1") -> TicketUpdate:
+    return TicketUpdate(event_id=event_id, ticket=Ticket("1", "s"), kind="agent_reply",
+                        recipient=recipient, occurred_at=T0)
+
+
+@given(guests)
+def test_guest_always_gets_exactly_one_email_with_link(guest: Guest) -> None:
+    planned = plan(update_for(guest))
+    assert [(d.channel, d.address, d.guest_link) for d in planned] == [(EMAIL, guest.email, True)]
+
+
+@given(accounts)
+def test_account_push_per_distinct_device_when_push_on(user: AccountUser) -> None:
+    planned = plan(update_for(user))
+    pushes = [d for d in planned if d.is_push]
+    distinct = {(d.platform, d.token) for d in user.devices}
+    if user.preferences.push:
+        assert {(d.device.platform, d.address) for d in pushes if d.device} == distinct
+        assert len(pushes) == len(distinct)
+        for d in pushes:
+            assert d.channel == (APNS if d.device and d.device.platform == "ios" else FCM)
+    else:
+        assert pushes == []
+
+
+@given(accounts)
+def test_account_email_follows_preference_but_never_leaves_user_unannounced(user: AccountUser) -> None:
+    planned = plan(update_for(user))
+    emails = [d for d in planned if d.channel == EMAIL]
+    assert all(not d.guest_link for d in emails)
+    assert len(emails) <= 1
+    assert planned, "every update reaches the requester somehow"
+    if user.preferences.email:
+        assert len(emails) == 1
+    if not user.preferences.email and user.preferences.push and user.devices:
+        assert emails == []
+    if not user.devices:
+        assert len(emails) == 1
+
+
+event_ids = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
+                    min_size=1, max_size=20).filter(str.strip)
+
+
+@given(accounts, event_ids)
+def test_keys_are_unique_within_and_stable_across_publishes(user: AccountUser, event_id: str) -> None:
+    first, second = plan(update_for(user, event_id)), plan(update_for(user, event_id))
+    keys = [d.idempotency_key for d in first]
+    assert len(set(keys)) == len(keys)
+    assert keys == [d.idempotency_key for d in second]
+    other = plan(update_for(user, event_id + "-next"))
+    assert not set(keys) & {d.idempotency_key for d in other}
