@@ -1,0 +1,261 @@
+"""SQLite outbox: the embedded default, one file in WAL mode, safe across processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from ..errors import ConfigurationError
+from .base import ChannelCount, Job, JobStatus, NewJob, Outbox
+
+TABLE = "ticketnotify_outbox"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+# Each entry moves the schema one version up; ``PRAGMA user_version`` records where a file is.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            channel TEXT NOT NULL,
+            message TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'delivered', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            lease_until INTEGER,
+            leased_by TEXT,
+            last_error TEXT,
+            detail TEXT,
+            created_at INTEGER NOT NULL,
+            finished_at INTEGER
+        )""",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (next_attempt_at, id) "
+        "WHERE status = 'pending'",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_pending_age ON {TABLE} (created_at) "
+        "WHERE status = 'pending'",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_finished_age ON {TABLE} (created_at) "
+        "WHERE status <> 'pending'",
+    ),
+)
+
+_COLUMNS = (
+    "id, idempotency_key, channel, message, status, attempts, next_attempt_at, "
+    "lease_until, last_error, created_at"
+)
+
+
+def to_micros(moment: datetime) -> int:
+    """Store instants as UTC microseconds: exact, and integer comparison is index-friendly."""
+    if moment.tzinfo is None:  # naive means UTC here, as in the rest of the library's clock
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _US
+
+
+def from_micros(value: int) -> datetime:
+    """Inverse of ``to_micros``; always timezone-aware UTC."""
+    return _EPOCH + value * _US
+
+
+def _job(row: sqlite3.Row | tuple[Any, ...]) -> Job:
+    return Job(
+        id=row[0], idempotency_key=row[1], channel=row[2], message=json.loads(row[3]),
+        status=JobStatus(row[4]), attempts=row[5], next_attempt_at=from_micros(row[6]),
+        lease_until=None if row[7] is None else from_micros(row[7]), last_error=row[8],
+        created_at=from_micros(row[9]),
+    )
+
+
+def _dump(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+class SQLiteOutbox(Outbox):
+    """Outbox in one SQLite file; several worker processes may share it (writes serialise).
+
+    ``durability="full"`` fsyncs every commit so a power cut loses nothing;
+    ``"normal"`` survives any process crash (SIGKILL included) but may lose the last
+    commits on power loss, and publishes several times faster.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: Literal["full", "normal"] = "full",
+        busy_timeout: float = 30.0,
+    ) -> None:
+        if durability not in ("full", "normal"):
+            raise ConfigurationError(
+                f"durability must be 'full' or 'normal', not {durability!r}"
+            )
+        self.path = os.fspath(path)
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(f"PRAGMA synchronous={durability.upper()}")
+        except sqlite3.Error as exc:
+            raise ConfigurationError(
+                f"cannot open SQLite outbox {self.path!r}: {exc}; check the path and permissions"
+            ) from exc
+        self.create_schema()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One immediate transaction: take the write lock up front so readers never deadlock."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def create_schema(self) -> None:
+        """Apply the migrations this file has not seen yet (idempotent, safe to race)."""
+        with self._write() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, statements in enumerate(MIGRATIONS, start=1):
+                if number <= version:
+                    continue
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number}")
+
+    def add(
+        self,
+        jobs: Sequence[NewJob],
+        now: datetime,
+        *,
+        transaction: object | None = None,
+    ) -> int:
+        """Store all jobs in one transaction; ``transaction`` joins a host connection's own.
+
+        A host connection must be open on this same file; its commit or rollback then
+        decides for the ticket update and its notifications together.
+        """
+        at = to_micros(now)
+        rows = [(j.idempotency_key, j.channel, _dump(j.message), at, at) for j in jobs]
+        sql = (
+            f"INSERT INTO {TABLE} (idempotency_key, channel, message, next_attempt_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
+        )
+        if transaction is not None:
+            if not isinstance(transaction, sqlite3.Connection):
+                raise ConfigurationError(
+                    "SQLiteOutbox joins only a sqlite3.Connection open on the outbox file, "
+                    f"not {type(transaction).__name__}"
+                )
+            before = transaction.total_changes
+            transaction.executemany(sql, rows)
+            return transaction.total_changes - before
+        if not rows:
+            return 0
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(sql, rows)
+            return conn.total_changes - before
+
+    def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:
+        at = to_micros(now)
+        lease = to_micros(now + timedelta(seconds=lease_seconds))
+        with self._write() as conn:
+            rows = conn.execute(
+                f"UPDATE {TABLE} SET lease_until = ?, leased_by = ? WHERE id IN ("
+                f" SELECT id FROM {TABLE} WHERE status = 'pending' AND next_attempt_at <= ?"
+                "  AND (lease_until IS NULL OR lease_until <= ?)"
+                "  ORDER BY next_attempt_at, id LIMIT ?)"
+                f" RETURNING {_COLUMNS}",
+                (lease, worker_id, at, at, limit),
+            ).fetchall()
+        jobs = [_job(r) for r in rows]
+        jobs.sort(key=lambda j: (j.next_attempt_at, j.id))
+        return jobs
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        with self._write() as conn:
+            return conn.execute(sql, params).rowcount
+
+    def mark_delivered(self, job_id: int, now: datetime, detail: str = "") -> None:
+        self._execute(
+            f"UPDATE {TABLE} SET status = 'delivered', attempts = attempts + 1,"
+            " lease_until = NULL, leased_by = NULL, last_error = NULL, detail = ?,"
+            " finished_at = ? WHERE id = ?",
+            (detail, to_micros(now), job_id),
+        )
+
+    def mark_retry(self, job_id: int, next_attempt_at: datetime, error: str) -> None:
+        self._execute(
+            f"UPDATE {TABLE} SET attempts = attempts + 1, next_attempt_at = ?,"
+            " lease_until = NULL, leased_by = NULL, last_error = ? WHERE id = ?",
+            (to_micros(next_attempt_at), error, job_id),
+        )
+
+    def mark_dead(self, job_id: int, now: datetime, error: str) -> None:
+        self._execute(
+            f"UPDATE {TABLE} SET status = 'dead', attempts = attempts + 1,"
+            " lease_until = NULL, leased_by = NULL, last_error = ?, finished_at = ?"
+            " WHERE id = ?",
+            (error, to_micros(now), job_id),
+        )
+
+    def release(self, job_ids: Sequence[int]) -> None:
+        if not job_ids:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                f"UPDATE {TABLE} SET lease_until = NULL, leased_by = NULL WHERE id = ?"
+                " AND status = 'pending'",
+                [(i,) for i in job_ids],
+            )
+
+    def counts(self) -> list[ChannelCount]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT channel, status, count(*) FROM {TABLE}"
+                " GROUP BY channel, status ORDER BY channel, status"
+            ).fetchall()
+        return [ChannelCount(c, JobStatus(s), n) for c, s, n in rows]
+
+    def oldest_pending(self) -> datetime | None:
+        with self._lock:
+            value = self._conn.execute(
+                f"SELECT min(created_at) FROM {TABLE} WHERE status = 'pending'"
+            ).fetchone()[0]
+        return None if value is None else from_micros(value)
+
+    def retry_dead(self, now: datetime, channel: str | None = None) -> int:
+        return self._execute(
+            f"UPDATE {TABLE} SET status = 'pending', attempts = 0, next_attempt_at = ?,"
+            " lease_until = NULL, leased_by = NULL, finished_at = NULL"
+            " WHERE status = 'dead' AND (? IS NULL OR channel = ?)",
+            (to_micros(now), channel, channel),
+        )
+
+    def purge(self, older_than: datetime) -> int:
+        return self._execute(
+            f"DELETE FROM {TABLE} WHERE status <> 'pending' AND created_at < ?",
+            (to_micros(older_than),),
+        )
+
+    def get(self, idempotency_key: str) -> Job | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM {TABLE} WHERE idempotency_key = ?", (idempotency_key,)
+            ).fetchone()
+        return None if row is None else _job(row)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
