@@ -1,0 +1,224 @@
+"""Localized email and push rendering: Jinja2 + Babel, CSS inlined once per template variant."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from babel import Locale
+from jinja2 import TemplateNotFound
+
+from ..errors import InvalidInputError
+from ..events import TicketUpdate, check_timezone
+from ..i18n import LocaleSet, default_locales_dir, parse_locale
+from .compiled import Skeleton, SlotValue, inline_css, marker_context, variant_of
+from .environment import TEMPLATES_DIR, LocaleTemplates
+from .values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, format_count, format_when, shorten
+
+__all__ = ["RenderedEmail", "RenderedPush", "Renderer", "TEMPLATES_DIR"]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    """Subject, preheader line, inlined HTML and plain-text alternative of one email."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPush:
+    """Title and body of one push notification."""
+
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class _EmailSkeleton:
+    subject: Skeleton
+    preheader: Skeleton
+    html: Skeleton
+    text: Skeleton
+
+
+@lru_cache(maxsize=256)
+def _babel_locale(locale: str) -> Locale:
+    return parse_locale(locale)
+
+
+class Renderer:
+    """Renders every message in the recipient's language, zone and plural rules.
+
+    Catalogs are read from ``.po`` files when a locale is first used, so a new ``Renderer``
+    picks up a translator's edit. Each template × locale × variant is rendered by Jinja2 and
+    inlined by premailer once; later messages only substitute escaped values.
+    """
+
+    def __init__(self, *, locales_dir: Path | None = None, default_locale: str = "en") -> None:
+        self._locales_dir = Path(locales_dir) if locales_dir is not None else default_locales_dir()
+        self._locales = LocaleSet.scan(self._locales_dir, default_locale)
+        self._templates: dict[str, LocaleTemplates] = {}
+        self._emails: dict[tuple[object, ...], _EmailSkeleton] = {}
+        self._pushes: dict[tuple[object, ...], tuple[Skeleton, Skeleton]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def locales(self) -> frozenset[str]:
+        """Catalog locales found on disk."""
+        return self._locales.available
+
+    def negotiate(self, locale: str) -> str:
+        """Best available catalog locale: ``sv_SE`` → ``sv`` → the default locale."""
+        return self._locales.negotiate(locale)
+
+    def render_update_email(
+        self,
+        update: TicketUpdate,
+        *,
+        ticket_url: str,
+        app_url: str | None,
+        guest: bool,
+        include_excerpt: bool,
+    ) -> RenderedEmail:
+        """One update as email: one subject per ticket, the news in body and preheader."""
+        r = update.recipient
+        values = self._update_values(update, include_excerpt, EMAIL_EXCERPT_CHARS)
+        values["guest"] = bool(guest)
+        values["ticket_url"] = ticket_url
+        values["app_url"] = None if guest or not app_url else app_url
+        return self._render_email(update.kind.value, r.locale, values)
+
+    def render_update_push(self, update: TicketUpdate, *, include_excerpt: bool) -> RenderedPush:
+        """The push for one update; no conversation content unless the host opted in."""
+        values = self._update_values(update, include_excerpt, PUSH_EXCERPT_CHARS)
+        values.pop("ticket_subject")  # lock screens are public: the subject stays in the app
+        templates = self._templates_for(update.recipient.locale)
+        key = (update.kind.value, templates.locale_id, variant_of(values, templates.plural))
+        skeletons = self._pushes.get(key)
+        if skeletons is None:
+            ctx = marker_context(values)
+            base = f"push/{update.kind.value}"
+            skeletons = (
+                _line(templates.render(f"{base}/title.txt", ctx)),
+                _line(templates.render(f"{base}/body.txt", ctx)),
+            )
+            self._pushes[key] = skeletons
+        filled = _fill_values(values, _babel_locale(update.recipient.locale))
+        return RenderedPush(title=skeletons[0].fill(filled), body=skeletons[1].fill(filled))
+
+    def render_email(
+        self, template: str, locale: str, time_zone: str, context: Mapping[str, object]
+    ) -> RenderedEmail:
+        """Render a named email (e.g. ``verification_code``) from plain values.
+
+        Values must be str, int, bool, None or aware datetimes (shown in ``time_zone``);
+        templates only print values or test them for truth.
+        """
+        check_timezone("time_zone", time_zone)
+        babel_locale = _babel_locale(locale)
+        values: dict[str, SlotValue] = {}
+        for name, value in context.items():
+            if isinstance(value, datetime):
+                if value.tzinfo is None:
+                    raise InvalidInputError(name, "must be timezone-aware (naive datetime given)")
+                values[name] = format_when(value, time_zone, babel_locale)
+            elif value is None or isinstance(value, str | int | bool):
+                values[name] = value
+            else:
+                raise InvalidInputError(
+                    name, f"must be str, int, bool, None or datetime, got {type(value).__name__}"
+                )
+        return self._render_email(template, locale, values)
+
+    def _update_values(
+        self, update: TicketUpdate, include_excerpt: bool, excerpt_chars: int
+    ) -> dict[str, SlotValue]:
+        r = update.recipient
+        excerpt = update.excerpt if include_excerpt and update.excerpt else None
+        if excerpt is not None and not excerpt.strip():
+            excerpt = None
+        return {
+            "ticket_id": update.ticket.id,
+            "ticket_subject": update.ticket.subject,
+            "excerpt": shorten(excerpt, excerpt_chars) if excerpt else None,
+            "status": update.status or None,
+            "new_replies": update.new_replies,
+            "occurred_at": format_when(update.occurred_at, r.time_zone, _babel_locale(r.locale)),
+            "name": r.name,
+        }
+
+    def _templates_for(self, locale: str) -> LocaleTemplates:
+        locale_id = self._locales.negotiate(locale)
+        found = self._templates.get(locale_id)
+        if found is None:
+            with self._lock:
+                found = self._templates.get(locale_id)
+                if found is None:
+                    found = LocaleTemplates(locale_id, self._locales_dir)
+                    self._templates[locale_id] = found
+        return found
+
+    def _render_email(
+        self, template: str, locale: str, values: dict[str, SlotValue]
+    ) -> RenderedEmail:
+        templates = self._templates_for(locale)
+        key = (template, templates.locale_id, variant_of(values, templates.plural))
+        skeleton = self._emails.get(key)
+        if skeleton is None:
+            skeleton = self._compile_email(templates, template, values)
+            self._emails[key] = skeleton
+        filled = _fill_values(values, _babel_locale(locale))
+        return RenderedEmail(
+            subject=skeleton.subject.fill(filled),
+            preheader=skeleton.preheader.fill(filled),
+            html=skeleton.html.fill(filled),
+            text=skeleton.text.fill(filled),
+        )
+
+    def _compile_email(
+        self, templates: LocaleTemplates, template: str, values: dict[str, SlotValue]
+    ) -> _EmailSkeleton:
+        if not template.replace("_", "").isalnum():
+            raise InvalidInputError("template", f"{template!r} is not a template name")
+        ctx = marker_context(values)
+        base = f"email/{template}"
+        try:
+            subject = templates.render(f"{base}/subject.txt", ctx)
+            preheader = templates.render(f"{base}/preheader.txt", ctx)
+            heads = {"subject": " ".join(subject.split()), "preheader": " ".join(preheader.split())}
+            ctx_html = {**ctx, **heads}
+            html = inline_css(templates.render(f"{base}/body.html", ctx_html))
+            text = templates.render(f"{base}/body.txt", ctx)
+        except TemplateNotFound as exc:
+            raise InvalidInputError(
+                "template",
+                f"no email template {template!r} ({exc.name} is missing under {TEMPLATES_DIR})",
+            ) from exc
+        return _EmailSkeleton(
+            subject=_line(subject),
+            preheader=_line(preheader),
+            html=Skeleton.build(html, escape_html=True),
+            text=Skeleton.build(text.strip() + "\n", escape_html=False),
+        )
+
+
+def _fill_values(values: Mapping[str, SlotValue], locale: Locale) -> dict[str, str]:
+    """Per-message strings for the slots: counts formatted for the locale, strings as given."""
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        if isinstance(value, bool) or value is None:
+            continue
+        out[name] = format_count(value, locale) if isinstance(value, int) else value
+    return out
+
+
+def _line(rendered: str) -> Skeleton:
+    """Subjects, preheaders and push texts are one line with single spaces."""
+    return Skeleton.build(rendered, escape_html=False, one_line=True)

@@ -1,0 +1,47 @@
+"""Per-message values as the reader expects them: dates in their zone and language, counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_time, get_datetime_format
+from babel.numbers import format_decimal
+
+EMAIL_EXCERPT_CHARS = 600
+PUSH_EXCERPT_CHARS = 140
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """Zone objects are immutable; look each name up once."""
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=64)
+def _datetime_pattern(locale: Locale) -> str:
+    return str(get_datetime_format("long", locale=locale)).replace("'", "")
+
+
+def format_when(moment: datetime, time_zone: str, locale: Locale) -> str:
+    """'24 november 2026 23:30 CET' / 'November 24, 2026 at 11:30 PM CET' in the reader's zone."""
+    local = moment.astimezone(zone(time_zone))
+    date = format_date(local.date(), "long", locale=locale)
+    time = format_time(local, "short", locale=locale) + " " + (local.tzname() or time_zone)
+    return _datetime_pattern(locale).replace("{0}", time).replace("{1}", date)
+
+
+def format_count(n: int, locale: Locale) -> str:
+    """Counts under 1000 look the same everywhere; larger ones get the locale's grouping."""
+    return str(n) if -1000 < n < 1000 else format_decimal(n, locale=locale)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut an excerpt at a word boundary so it fits a preview, marking the cut with '…'."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(None, 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,.;:") + "…"
