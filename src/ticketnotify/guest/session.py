@@ -1,0 +1,97 @@
+"""Access grants: the signed, short-lived, renewable proof that a guest verified for one ticket.
+
+A grant is stateless (put its ``value`` in the host's session or a cookie): it signs the
+ticket id, when the address was verified and when this value was issued, for the
+``guest-grant`` purpose, with the same rotating keys as the links. It opens exactly one
+ticket. ``renew`` slides the idle lifetime forward, never past ``max_lifetime`` after
+verification, so a stolen value dies on its own.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..errors import ConfigurationError
+from . import signing
+from .errors import ExpiredGrantError, InvalidGrantError, WrongTicketGrantError
+from .links import check_ticket_id, from_seconds, now_or
+
+
+@dataclass(frozen=True, slots=True)
+class AccessGrant:
+    """Proof the guest verified their address for ``ticket_id``; ``value`` goes in the session."""
+
+    value: str
+    ticket_id: str
+    verified_at: datetime
+    issued_at: datetime
+    expires_at: datetime
+
+
+class AccessGrants:
+    """Issue, check and renew grants; ``secret_keys[0]`` signs, every key verifies."""
+
+    def __init__(
+        self,
+        secret_keys: Sequence[str | bytes],
+        *,
+        ttl: timedelta = timedelta(minutes=30),
+        max_lifetime: timedelta = timedelta(hours=12),
+    ) -> None:
+        self._signer = signing.PurposeSigner(signing.secret_keys(secret_keys))
+        if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+            raise ConfigurationError(f"grant ttl must be a positive timedelta, not {ttl!r}")
+        if not isinstance(max_lifetime, timedelta) or max_lifetime < ttl:
+            raise ConfigurationError(f"grant max_lifetime must be a timedelta >= ttl ({ttl}), "
+                                     f"not {max_lifetime!r}")
+        self.ttl = ttl
+        self.max_lifetime = max_lifetime
+
+    def grant(
+        self, ticket_id: str, *, now: datetime | None = None, verified_at: datetime | None = None
+    ) -> AccessGrant:
+        """A fresh grant for ``ticket_id``; ``verified_at`` defaults to ``now``."""
+        ticket_id = check_ticket_id(ticket_id)
+        at = int(now_or(now).timestamp())
+        verified = at if verified_at is None else int(now_or(verified_at).timestamp())
+        value = self._signer.sign(signing.GRANT, [ticket_id, verified, at])
+        return self._make(value, ticket_id, verified, at)
+
+    def check(self, value: str, ticket_id: str, *, now: datetime | None = None) -> AccessGrant:
+        """The grant if it is authentic, unexpired and for ``ticket_id``; raise ``GrantError``."""
+        at = now_or(now)
+        try:
+            fields = self._signer.verify(value, signing.GRANT)
+        except signing.OtherPurpose as exc:
+            raise InvalidGrantError(f"this value is a {exc.args[0]}, not an access grant; "
+                                    "ask the guest to verify their address") from None
+        except (signing.Malformed, signing.Tampered) as exc:
+            raise InvalidGrantError(f"the access grant is not valid ({exc}); ask the guest to "
+                                    "verify their address again") from None
+        match fields:
+            case [str(granted_ticket), int(verified), int(issued)]:
+                grant = self._make(value, granted_ticket, verified, issued)
+            case _:
+                raise InvalidGrantError("the access grant's payload is not readable")
+        if at >= grant.expires_at:
+            raise ExpiredGrantError(f"the access grant expired at {grant.expires_at:%Y-%m-%d %H:%M}"
+                                    " UTC; ask the guest for a new code",
+                                    expired_at=grant.expires_at)
+        if not hmac.compare_digest(check_ticket_id(ticket_id).encode(), grant.ticket_id.encode()):
+            raise WrongTicketGrantError(f"this access grant is for ticket {grant.ticket_id}, not "
+                                        f"{ticket_id}; a grant opens one ticket only")
+        return grant
+
+    def renew(self, value: str, ticket_id: str, *, now: datetime | None = None) -> AccessGrant:
+        """A new value for a still-valid grant, expiring ``ttl`` from now (capped)."""
+        at = now_or(now)
+        current = self.check(value, ticket_id, now=at)
+        return self.grant(current.ticket_id, now=at, verified_at=current.verified_at)
+
+    def _make(self, value: str, ticket_id: str, verified: int, issued: int) -> AccessGrant:
+        verified_at, issued_at = from_seconds(verified), from_seconds(issued)
+        expires_at = min(issued_at + self.ttl, verified_at + self.max_lifetime)
+        return AccessGrant(value, ticket_id, verified_at, issued_at, expires_at)
