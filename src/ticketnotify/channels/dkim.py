@@ -70,5 +70,7 @@ def dkim_sign(raw: bytes, config: DKIMConfig) -> bytes:
             include_headers=[h.encode("ascii") for h in config.headers],
         )
     except dkim.DKIMException as exc:
-        raise ConfigurationError(f"DKIM signing failed ({exc}); check the key and selector") from exc
+        raise ConfigurationError(
+            f"DKIM signing failed ({exc}); check the key and selector"
+        ) from exc
     return signature + raw

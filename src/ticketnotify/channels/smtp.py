@@ -75,7 +75,8 @@ class SMTPChannel(Channel):
         """Deliver one email; raise Transient/Permanent/InvalidAddress on failure."""
         if not isinstance(message, EmailMessage):
             raise PermanentDeliveryError(
-                f"the email channel cannot carry a {message.kind} message; route it to a push channel",
+                f"the email channel cannot carry a {message.kind} message; "
+                "route it to a push channel",
                 code="wrong-kind",
             )
         try:
@@ -83,7 +84,9 @@ class SMTPChannel(Channel):
         except InvalidInputError as exc:
             if exc.field == "to_address":
                 raise InvalidAddressError(f"cannot mail {exc}", code="bad-address") from exc
-            raise PermanentDeliveryError(f"cannot build the email: {exc}", code="bad-message") from exc
+            raise PermanentDeliveryError(
+                f"cannot build the email: {exc}", code="bad-message"
+            ) from exc
         conn = await self._acquire()
         reusable = False
         try:
@@ -130,7 +133,9 @@ class SMTPChannel(Channel):
             # The slot stays taken by ``conn``; release() below retires the dead client.
             raise failed.error from failed.__cause__
 
-    async def _transact(self, conn: SMTPConnection, raw: bytes, rcpt: str) -> aiosmtplib.SMTPResponse:
+    async def _transact(
+        self, conn: SMTPConnection, raw: bytes, rcpt: str
+    ) -> aiosmtplib.SMTPResponse:
         """MAIL, RCPT, DATA by hand, so each failure is classified by the stage it hit."""
         client = conn.client
         reused = conn.sent > 0
@@ -212,10 +217,12 @@ class SMTPChannel(Channel):
             raise
         except aiosmtplib.SMTPResponseException as exc:
             client.close()
-            raise _Failed(reply_error(stage, exc.code, exc.message, where=self._where), stale=False) from exc
+            error = reply_error(stage, exc.code, exc.message, where=self._where)
+            raise _Failed(error, stale=False) from exc
         except aiosmtplib.SMTPTimeoutError as exc:
             client.close()
-            raise _Failed(timeout_error(stage, where=self._where, seconds=cfg.timeout), stale=False) from exc
+            late = timeout_error(stage, where=self._where, seconds=cfg.timeout)
+            raise _Failed(late, stale=False) from exc
         except ssl.SSLError as exc:
             client.close()
             raise _Failed(TransientDeliveryError(

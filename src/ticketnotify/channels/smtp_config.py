@@ -63,7 +63,9 @@ class SMTPConfig:
             object.__setattr__(self, "security", Security(self.security))
         except ValueError as exc:
             modes = ", ".join(s.value for s in Security)
-            raise ConfigurationError(f"SMTP security {self.security!r} is not one of {modes}") from exc
+            raise ConfigurationError(
+                f"SMTP security {self.security!r} is not one of {modes}"
+            ) from exc
         if not self.host or any(c.isspace() for c in self.host):
             raise ConfigurationError(f"SMTP host {self.host!r} is empty or has spaces")
         if self.port is None:
@@ -79,7 +81,9 @@ class SMTPConfig:
 
                 check_text("sender_name", self.sender_name, max_len=256)
         except InvalidInputError as exc:
-            raise ConfigurationError(f"SMTP {exc}; set a plain address like notify@example.com") from exc
+            raise ConfigurationError(
+                f"SMTP {exc}; set a plain address like notify@example.com"
+            ) from exc
         if self.password is not None and not self.username:
             raise ConfigurationError("SMTP password given without username; set both or neither")
         if not self.timeout > 0:
@@ -142,7 +146,9 @@ class SMTPConfig:
             if key_file is None:
                 raise ConfigurationError(f"{prefix}DKIM_KEY_FILE is needed with a DKIM selector")
             dkim = DKIMConfig.from_files(
-                get("DKIM_DOMAIN") or sender.rsplit("@", 1)[-1], get("DKIM_SELECTOR") or "", key_file,
+                get("DKIM_DOMAIN") or sender.rsplit("@", 1)[-1],
+                get("DKIM_SELECTOR") or "",
+                key_file,
                 algorithm=get("DKIM_ALGORITHM") or "rsa-sha256",
             )
         kwargs: dict[str, object] = {

@@ -22,7 +22,9 @@ def enhanced_code(text: str) -> str | None:
     return ".".join(match.groups()) if match else None
 
 
-def reply_error(stage: str, code: int, text: str, *, where: str, recipient: str = "") -> DeliveryError:
+def reply_error(
+    stage: str, code: int, text: str, *, where: str, recipient: str = ""
+) -> DeliveryError:
     """Classify one SMTP reply: 4xx retry, 5xx give up, a dead mailbox tells the host.
 
     ``stage`` is the command answered (CONNECT, EHLO, AUTH, MAIL, RCPT, DATA). A recipient
@@ -35,7 +37,9 @@ def reply_error(stage: str, code: int, text: str, *, where: str, recipient: str 
     tag = f"{code} {status}" if status else str(code)
     if stage == "RCPT" and code == 552:
         # RFC 5321 4.5.3.1.10: 552 at RCPT is "too many recipients"; treat it as 452.
-        return TransientDeliveryError(f"{detail}; will retry (552 at RCPT means try later)", code=tag)
+        return TransientDeliveryError(
+            f"{detail}; will retry (552 at RCPT means try later)", code=tag
+        )
     if 400 <= code < 500:
         return TransientDeliveryError(f"{detail}; the server asks to try again later", code=tag)
     if 500 <= code < 600:

@@ -35,7 +35,9 @@ class SMTPPool:
     the idle ones and marks those in use to be closed when they come back.
     """
 
-    def __init__(self, connect: Connector, *, size: int, max_messages: int, quit_timeout: float) -> None:
+    def __init__(
+        self, connect: Connector, *, size: int, max_messages: int, quit_timeout: float
+    ) -> None:
         self._connect = connect
         self._size = size
         self._max_messages = max_messages

@@ -102,6 +102,7 @@ class LoopbackSMTPServer:
         self._smtp_options = smtp_options or {}
         self._server: asyncio.Server | None = None
         self._sessions: set[SMTP] = set()
+        self._opened = 0
 
     @property
     def messages(self) -> list[ReceivedMessage]:
@@ -144,12 +145,16 @@ class LoopbackSMTPServer:
         if self._server is None:
             return
         self._server.close()
+        await self.drop_sessions()
+        await self._server.wait_closed()
+        self._server = None
+
+    async def drop_sessions(self) -> None:
+        """Hang up on every connected client, as a server does when it times idle ones out."""
         for smtp in list(self._sessions):
             if smtp.transport is not None:
                 smtp.transport.close()
         self._sessions.clear()
-        await self._server.wait_closed()
-        self._server = None
 
     async def __aenter__(self) -> LoopbackSMTPServer:
         return await self.start()

@@ -1,0 +1,226 @@
+"""Real SMTP peers for the channel tests: a fault-injecting aiosmtpd handler, smtp-sink, TLS certs."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ticketnotify.loopback.smtp import RecordingHandler
+from ticketnotify.messages import EmailMessage
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+@dataclass
+class Fault:
+    """What to do at one stage: answer ``reply``, drop the connection, or stall."""
+
+    reply: str | None = None
+    drop: bool = False
+    stall: bool = False
+    record_first: bool = False  # keep the message before dropping (the ack is what gets lost)
+
+
+class FaultyHandler(RecordingHandler):
+    """Accepts mail like the loopback server unless a fault is queued for the stage."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.faults: dict[str, list[Fault]] = {"MAIL": [], "RCPT": [], "DATA": []}
+        self.unstall = asyncio.Event()
+        self.stalled = asyncio.Event()
+        self.quits = 0
+
+    def fail(self, stage: str, reply: str | None = None, *, times: int = 1, **kind: bool) -> None:
+        """Queue ``times`` faults for ``stage`` (MAIL, RCPT or DATA)."""
+        self.faults[stage].extend(Fault(reply=reply, **kind) for _ in range(times))
+
+    async def _fault(self, stage: str, server: SMTP) -> str | None:
+        if not self.faults[stage]:
+            return None
+        fault = self.faults[stage].pop(0)
+        if fault.stall:
+            self.stalled.set()
+            await self.unstall.wait()
+            return "250 2.0.0 late"
+        if fault.drop:
+            assert server.transport is not None
+            server.transport.abort()
+            return "421 4.4.2 dropped"  # never reaches the client: the socket is gone
+        return fault.reply
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = await self._fault("MAIL", server)
+        if reply is not None:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 Ok"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = await self._fault("RCPT", server)
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.faults["DATA"] and self.faults["DATA"][0].record_first:
+            await self.record(server, session, envelope)
+            await self._fault("DATA", server)
+            return "421 4.4.2 dropped"
+        reply = await self._fault("DATA", server)
+        if reply is not None:
+            return reply
+        return await super().handle_DATA(server, session, envelope)
+
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.quits += 1
+        return "221 2.0.0 Bye"
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """A self-signed certificate for 127.0.0.1/localhost and contexts built on it."""
+
+    cert_file: Path
+    key_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.cert_file, self.key_file)
+        return ctx
+
+
+def make_self_signed(directory: Path) -> TLSFiles:
+    """Generate a P-256 key and a one-day self-signed certificate with IP and DNS SANs."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp test server")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        ]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ))
+    return TLSFiles(cert_file, key_file)
+
+
+def free_port() -> int:
+    """A port the kernel just handed out (released again for the subprocess to bind)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class SinkServer:
+    """A running smtp-sink: where it listens and where it dumps transactions."""
+
+    port: int
+    dump_dir: Path
+
+    def dumps(self) -> list[bytes]:
+        """Every transaction smtp-sink wrote to disk (envelope lines plus message)."""
+        return [p.read_bytes() for p in sorted(self.dump_dir.iterdir())]
+
+
+@asynccontextmanager
+async def smtp_sink(tmp: Path, *options: str, dump: bool = True) -> AsyncIterator[SinkServer]:
+    """Run Postfix's smtp-sink on a fresh loopback port until the block ends.
+
+    smtp-sink gives no readiness signal, so we wait for its 220 greeting: connect attempts
+    are refused until it listens, and each refusal is followed by a wait on the process
+    itself (which also notices if it died, e.g. because the port was taken).
+    """
+    dump_dir = tmp / "sink"
+    dump_dir.mkdir(mode=0o777, exist_ok=True)
+    dump_dir.chmod(0o777)  # smtp-sink drops privileges to nobody before writing
+    for _attempt in range(5):
+        port = free_port()
+        args = [SMTP_SINK, "-u", "nobody", "-a", *options]
+        if dump:
+            args += ["-d", f"{dump_dir}/%Y%m%d%H%M%S."]
+        proc = await asyncio.create_subprocess_exec(
+            *args, f"127.0.0.1:{port}", "256",
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        if await _greets(proc, port):
+            break
+        await _stop(proc)
+    else:
+        raise RuntimeError("smtp-sink did not start on any of 5 ports")
+    try:
+        yield SinkServer(port, dump_dir)
+    finally:
+        await _stop(proc)
+
+
+async def _greets(proc: asyncio.subprocess.Process, port: int) -> bool:
+    async with asyncio.timeout(10):
+        while proc.returncode is None:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except ConnectionRefusedError:
+                try:
+                    await asyncio.wait_for(proc.wait(), 0.02)
+                except TimeoutError:
+                    continue
+                return False
+            greeting = await reader.readline()
+            writer.close()
+            await writer.wait_closed()
+            return greeting.startswith(b"220")
+    return False
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+    await proc.wait()
+
+
+def email_message(n: int = 1, *, ticket_id: str = "T-1001", **overrides: str) -> EmailMessage:
+    """A rendered email as the renderer would hand it over (Swedish, with emoji)."""
+    values = {
+        "delivery_id": f"dlv-{n:04d}",
+        "ticket_id": ticket_id,
+        "ticket_subject": "Skrivaren på plan 3 är trasig 🖨️",
+        "locale": "sv_SE",
+        "to_address": "anna.oberg@example.org",
+        "to_name": "Anna Öberg",
+        "subject": f"[#{ticket_id}] Skrivaren på plan 3 är trasig 🖨️",
+        "text": f"Hej Anna!\nDitt ärende har uppdaterats ({n}).\n",
+        "html": f"<p>Hej Anna!</p><p>Ditt ärende har uppdaterats ({n}).</p>",
+        "preheader": "Ny kommentar",
+    }
+    values.update(overrides)
+    return EmailMessage(**values)
