@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
 from babel import Locale
-from jinja2 import TemplateNotFound
+from jinja2 import TemplateNotFound, UndefinedError
 
-from ..errors import InvalidInputError
+from ..errors import CatalogError, InvalidInputError
 from ..events import TicketUpdate, check_timezone
 from ..i18n import LocaleSet, default_locales_dir, parse_locale
 from .compiled import Skeleton, SlotValue, inline_css, marker_context, variant_of
@@ -105,10 +106,11 @@ class Renderer:
         if skeletons is None:
             ctx = marker_context(values)
             base = f"push/{update.kind.value}"
-            skeletons = (
-                _line(templates.render(f"{base}/title.txt", ctx)),
-                _line(templates.render(f"{base}/body.txt", ctx)),
-            )
+            with _template_errors(templates.locale_id, base):
+                skeletons = (
+                    _line(templates.render(f"{base}/title.txt", ctx)),
+                    _line(templates.render(f"{base}/body.txt", ctx)),
+                )
             self._pushes[key] = skeletons
         filled = _fill_values(values, _babel_locale(update.recipient.locale))
         return RenderedPush(title=skeletons[0].fill(filled), body=skeletons[1].fill(filled))
@@ -189,18 +191,12 @@ class Renderer:
             raise InvalidInputError("template", f"{template!r} is not a template name")
         ctx = marker_context(values)
         base = f"email/{template}"
-        try:
+        with _template_errors(templates.locale_id, base):
             subject = templates.render(f"{base}/subject.txt", ctx)
             preheader = templates.render(f"{base}/preheader.txt", ctx)
             heads = {"subject": " ".join(subject.split()), "preheader": " ".join(preheader.split())}
-            ctx_html = {**ctx, **heads}
-            html = inline_css(templates.render(f"{base}/body.html", ctx_html))
+            html = inline_css(templates.render(f"{base}/body.html", {**ctx, **heads}))
             text = templates.render(f"{base}/body.txt", ctx)
-        except TemplateNotFound as exc:
-            raise InvalidInputError(
-                "template",
-                f"no email template {template!r} ({exc.name} is missing under {TEMPLATES_DIR})",
-            ) from exc
         return _EmailSkeleton(
             subject=_line(subject),
             preheader=_line(preheader),
@@ -217,6 +213,25 @@ def _fill_values(values: Mapping[str, SlotValue], locale: Locale) -> dict[str, s
             continue
         out[name] = format_count(value, locale) if isinstance(value, int) else value
     return out
+
+
+@contextmanager
+def _template_errors(locale_id: str, base: str) -> Iterator[None]:
+    """Name the template, value or catalog entry behind a failure while compiling."""
+    try:
+        yield
+    except TemplateNotFound as exc:
+        raise InvalidInputError(
+            "template", f"no template {base!r}: {exc.name} is missing under {TEMPLATES_DIR}"
+        ) from exc
+    except UndefinedError as exc:
+        raise InvalidInputError("context", f"{base} needs a value: {exc.message}") from exc
+    except (KeyError, ValueError, TypeError) as exc:
+        # A msgstr whose placeholders do not match its msgid fails at "%" formatting.
+        raise CatalogError(
+            f"catalog {locale_id!r} cannot fill {base}: {exc!r}; "
+            "run `ticketnotify catalog check` to find the broken entry"
+        ) from exc
 
 
 def _line(rendered: str) -> Skeleton:

@@ -1,0 +1,214 @@
+"""``ticketnotify catalog check``: what a translator must fix before a catalog ships.
+
+One line per problem, ``file:line: problem``, and a non-zero exit when there is any:
+untranslated or fuzzy entries, placeholders (``%(ticket)s``, ``{ticket}``) or markup that
+differ between msgid and msgstr, and catalogs that are stale against the templates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from babel.messages.catalog import Catalog, Message
+from babel.messages.extract import extract_from_dir
+
+from .errors import CatalogError
+from .i18n import DOMAIN, default_locales_dir, read_catalog
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+_JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true", "silent": "false"}
+# Mirrors babel.cfg at the repository root, so a wheel can check without the repo.
+METHOD_MAP = [
+    ("templates/**.html", "jinja2"),
+    ("templates/**.txt", "jinja2"),
+    ("**.py", "python"),
+]
+OPTIONS_MAP: dict[str, dict[str, Any]] = {
+    "templates/**.html": _JINJA_OPTIONS,
+    "templates/**.txt": _JINJA_OPTIONS,
+}
+
+_PERCENT = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?([sdifr%])")
+_BRACES = re.compile(r"(?<!\{)\{(\w*)(?:[!:][^{}]*)?\}(?!\})")
+_TAG = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)([^>]*)>")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One thing wrong with one catalog entry, printed as ``file:line: message``."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+def placeholders(text: str) -> Counter[str]:
+    """``%(name)s``, ``%s`` and ``{name}`` placeholders, counted."""
+    found: Counter[str] = Counter()
+    for name, conv in _PERCENT.findall(text):
+        if conv != "%":
+            found[f"%({name}){conv}" if name else f"%{conv}"] += 1
+    for name in _BRACES.findall(text):
+        found["{" + name + "}"] += 1
+    return found
+
+
+def markup(text: str) -> Counter[str]:
+    """Tags with their attributes, counted; a translator may move them, not change them."""
+    found: Counter[str] = Counter()
+    for slash, name, attrs in _TAG.findall(text):
+        attributes = " ".join(attrs.split())
+        found[f"<{slash}{name.lower()}{' ' + attributes if attributes else ''}>"] += 1
+    return found
+
+
+def extract_template_messages(package_dir: Path = PACKAGE_DIR) -> Catalog:
+    """What the templates and Python sources ask to translate right now."""
+    catalog = Catalog(domain=DOMAIN)
+    for _filename, _lineno, message, _comments, context in extract_from_dir(
+        str(package_dir), METHOD_MAP, OPTIONS_MAP
+    ):
+        catalog.add(message, None, [], context=context)
+    return catalog
+
+
+def _key(message: Message) -> tuple[str, str | None]:
+    msgid = message.id if isinstance(message.id, str) else message.id[0]
+    return msgid, message.context
+
+
+def _ids(message: Message) -> tuple[str, ...]:
+    return (message.id,) if isinstance(message.id, str) else tuple(message.id)
+
+
+def _strings(message: Message) -> tuple[str, ...]:
+    if isinstance(message.string, str):
+        return (message.string,)
+    return tuple(s or "" for s in (message.string or ()))
+
+
+def check_entry(path: str, message: Message) -> Iterator[Problem]:
+    """Untranslated, fuzzy, placeholder and markup problems of one entry."""
+    ids = _ids(message)
+    strings = _strings(message)
+    shown = repr(ids[0] if len(ids[0]) <= 60 else ids[0][:57] + "...")
+    line = message.lineno or 0
+    if not strings or any(not s for s in strings):
+        yield Problem(path, line, f"untranslated: msgid {shown} has no msgstr")
+        return
+    if message.fuzzy:
+        yield Problem(
+            path, line, f"fuzzy: msgid {shown} is marked fuzzy; review it and remove the flag"
+        )
+    for index, text in enumerate(strings):
+        source = ids[0] if index == 0 or len(ids) == 1 else ids[1]
+        want, got = placeholders(source), placeholders(text)
+        plural_form = len(ids) > 1
+        # A singular form may leave out the count ("Nytt svar" for "%(count)s new replies").
+        allowed = placeholders(ids[0]) | placeholders(ids[-1])
+        bad = (not plural_form and want != got) or (plural_form and not set(got) <= set(allowed))
+        if bad:
+            yield Problem(
+                path, line,
+                f"placeholders differ in msgid {shown}: msgid has {_list(want)}, "
+                f"msgstr{f'[{index}]' if plural_form else ''} has {_list(got)}",
+            )
+        if markup(source) != markup(text):
+            yield Problem(
+                path, line,
+                f"markup differs in msgid {shown}: msgid has {_list(markup(source))}, "
+                f"msgstr{f'[{index}]' if plural_form else ''} has {_list(markup(text))}",
+            )
+
+
+def _list(items: Counter[str]) -> str:
+    return ", ".join(sorted(items.elements())) or "none"
+
+
+def check_stale(
+    path: str, catalog: Catalog, current: Catalog, *, template: bool
+) -> Iterator[Problem]:
+    """Entries the templates need but the catalog lacks, and entries nobody uses any more."""
+    have = {_key(m): m for m in catalog if m.id}
+    need = {_key(m): m for m in current if m.id}
+    fix = "re-extract messages.pot" if template else "run `pybabel update` (docs/translating.md)"
+    for key in sorted(set(need) - set(have), key=lambda k: (k[0], k[1] or "")):
+        yield Problem(
+            path, 0, f"stale: msgid {key[0]!r} is used by the templates but missing; {fix}"
+        )
+    for key in sorted(set(have) - set(need), key=lambda k: (k[0], k[1] or "")):
+        yield Problem(path, have[key].lineno or 0,
+                      f"stale: msgid {key[0]!r} is no longer used by the templates; {fix}")
+    for key in sorted(set(have) & set(need), key=lambda k: (k[0], k[1] or "")):
+        if _ids(have[key]) != _ids(need[key]):
+            yield Problem(path, have[key].lineno or 0,
+                          f"stale: plural of msgid {key[0]!r} changed in the templates; {fix}")
+
+
+def check_catalogs(locales_dir: Path, package_dir: Path = PACKAGE_DIR) -> list[Problem]:
+    """Every problem in ``messages.pot`` and each ``<locale>/LC_MESSAGES/ticketnotify.po``."""
+    problems: list[Problem] = []
+    current = extract_template_messages(package_dir)
+    pot = locales_dir / "messages.pot"
+    if pot.is_file():
+        problems.extend(_guarded(pot, lambda c: check_stale(str(pot), c, current, template=True)))
+    else:
+        problems.append(
+            Problem(str(pot), 0, "missing: extract it with `pybabel extract -F babel.cfg`")
+        )
+    po_files = sorted(locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    if not po_files:
+        problems.append(Problem(str(locales_dir), 0, f"no <locale>/LC_MESSAGES/{DOMAIN}.po found"))
+    for po in po_files:
+        def entry_and_stale(catalog: Catalog, po: Path = po) -> Iterator[Problem]:
+            for message in catalog:
+                if message.id:
+                    yield from check_entry(str(po), message)
+            yield from check_stale(str(po), catalog, current, template=False)
+        problems.extend(_guarded(po, entry_and_stale))
+    return problems
+
+
+def _guarded(path: Path, check: Any) -> Iterable[Problem]:
+    try:
+        return list(check(read_catalog(path)))
+    except CatalogError as exc:
+        return [Problem(str(path), 0, f"unreadable: {exc}")]
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """CLI entry: print problems, exit 1 when there is any."""
+    locales_dir = Path(args.locales) if args.locales else default_locales_dir()
+    problems = check_catalogs(locales_dir)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"catalog check: {len(problems)} problem(s) in {locales_dir}", file=sys.stderr)
+        return 1
+    print(f"catalog check: ok ({locales_dir})", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``catalog check`` to the ``ticketnotify`` command line."""
+    catalog = subparsers.add_parser("catalog", help="check the translation catalogs")
+    actions = catalog.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
+    check = actions.add_parser(
+        "check",
+        help="fail on untranslated/fuzzy entries, placeholder or markup mismatches, stale catalogs",
+    )
+    check.add_argument(
+        "--locales", metavar="DIR", help="catalog directory (default: the shipped one)"
+    )
+    check.set_defaults(func=run_check)
