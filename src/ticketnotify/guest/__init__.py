@@ -1,0 +1,40 @@
+"""Guest access: signed deep links, email verification codes and short-lived access grants."""
+
+from .codes import CodeSender, SentCode, VerificationCodes
+from .errors import (
+    AddressMismatchError,
+    CodeError,
+    CodeExpiredError,
+    ExpiredGrantError,
+    ExpiredLinkError,
+    GrantError,
+    GuestAccessError,
+    InvalidGrantError,
+    LinkError,
+    MalformedCodeError,
+    MalformedLinkError,
+    NoCodeError,
+    NotYetValidLinkError,
+    RateLimitedError,
+    TamperedLinkError,
+    TooManyAttemptsError,
+    WrongCodeError,
+    WrongPurposeLinkError,
+    WrongTicketGrantError,
+)
+from .links import DEFAULT_URL_PATTERN, GuestLinks, OpenedLink
+from .sender import EmailCodeSender
+from .session import AccessGrant, AccessGrants
+from .sqlite_store import SQLiteCodeStore
+from .store import DEFAULT_SEND_LIMITS, CodeStore, MemoryCodeStore, RateLimit, StoredCode
+
+__all__ = [
+    "DEFAULT_SEND_LIMITS", "DEFAULT_URL_PATTERN", "AccessGrant", "AccessGrants",
+    "AddressMismatchError", "CodeError", "CodeExpiredError", "CodeSender", "CodeStore",
+    "EmailCodeSender", "ExpiredGrantError", "ExpiredLinkError", "GrantError",
+    "GuestAccessError", "GuestLinks", "InvalidGrantError", "LinkError", "MalformedCodeError",
+    "MalformedLinkError", "MemoryCodeStore", "NoCodeError", "NotYetValidLinkError",
+    "OpenedLink", "RateLimit", "RateLimitedError", "SQLiteCodeStore", "SentCode", "StoredCode",
+    "TamperedLinkError", "TooManyAttemptsError", "VerificationCodes", "WrongCodeError",
+    "WrongPurposeLinkError", "WrongTicketGrantError",
+]

@@ -1,0 +1,150 @@
+"""SQLite code store: survives a restart, and may share one WAL file with the SQLite outbox.
+
+Its tables are prefixed ``guest_`` and created with ``IF NOT EXISTS``; it leaves
+``PRAGMA user_version`` to the outbox, which versions its own schema with it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from ..errors import ConfigurationError
+from .store import Attempt, CodeStore, RateLimit, StoredCode, longest, next_allowed
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS guest_codes (
+        ticket_id TEXT NOT NULL,
+        address_key TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        attempts_left INTEGER NOT NULL,
+        PRIMARY KEY (ticket_id, address_key)
+    )""",
+    "CREATE INDEX IF NOT EXISTS guest_codes_expiry ON guest_codes (expires_at)",
+    """CREATE TABLE IF NOT EXISTS guest_sends (
+        send_key TEXT NOT NULL,
+        sent_at INTEGER NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS guest_sends_key ON guest_sends (send_key, sent_at)",
+    "CREATE INDEX IF NOT EXISTS guest_sends_age ON guest_sends (sent_at)",
+)
+
+_CODE_COLUMNS = "ticket_id, address_key, code_hash, created_at, expires_at, attempts_left"
+
+
+def _micros(moment: datetime) -> int:
+    """UTC microseconds: exact, and integer comparison is index-friendly."""
+    return (moment - _EPOCH) // _US
+
+
+def _moment(value: int) -> datetime:
+    return _EPOCH + value * _US
+
+
+def _code(row: tuple[str, str, str, int, int, int]) -> StoredCode:
+    return StoredCode(row[0], row[1], row[2], _moment(row[3]), _moment(row[4]), row[5])
+
+
+class SQLiteCodeStore(CodeStore):
+    """Codes and send records in one SQLite file (WAL); several processes may share it."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            with self._write() as conn:
+                for statement in SCHEMA:
+                    conn.execute(statement)
+        except sqlite3.Error as exc:
+            raise ConfigurationError(
+                f"cannot open SQLite code store {self.path!r}: {exc}; check the path and "
+                "permissions"
+            ) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One immediate transaction: the write lock is taken up front, so checks hold."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def reserve_send(
+        self, limits: Mapping[str, Sequence[RateLimit]], now: datetime
+    ) -> datetime | None:
+        at = _micros(now)
+        with self._write() as conn:
+            retry: datetime | None = None
+            for key, key_limits in limits.items():
+                conn.execute("DELETE FROM guest_sends WHERE send_key = ? AND sent_at <= ?",
+                             (key, _micros(now - longest(key_limits))))
+                sent = [_moment(row[0]) for row in conn.execute(
+                    "SELECT sent_at FROM guest_sends WHERE send_key = ?", (key,))]
+                allowed = next_allowed(sent, key_limits, now)
+                if allowed is not None and (retry is None or allowed > retry):
+                    retry = allowed
+            if retry is None:
+                conn.executemany("INSERT INTO guest_sends (send_key, sent_at) VALUES (?, ?)",
+                                 [(key, at) for key in limits])
+            return retry
+
+    def put_code(self, code: StoredCode) -> None:
+        with self._write() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO guest_codes ({_CODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (code.ticket_id, code.address_key, code.code_hash, _micros(code.created_at),
+                 _micros(code.expires_at), code.attempts_left),
+            )
+
+    def take_attempt(self, ticket_id: str, address_key: str) -> Attempt | None:
+        with self._write() as conn:
+            row = conn.execute(
+                "UPDATE guest_codes SET attempts_left = attempts_left - 1 WHERE ticket_id = ? "
+                f"AND address_key = ? AND attempts_left > 0 RETURNING {_CODE_COLUMNS}",
+                (ticket_id, address_key),
+            ).fetchone()
+            if row is not None:
+                return Attempt(_code(row), allowed=True)
+            row = conn.execute(
+                f"SELECT {_CODE_COLUMNS} FROM guest_codes WHERE ticket_id = ? AND address_key = ?",
+                (ticket_id, address_key),
+            ).fetchone()
+            return None if row is None else Attempt(_code(row), allowed=False)
+
+    def discard_code(self, ticket_id: str, address_key: str, code_hash: str) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM guest_codes WHERE ticket_id = ? AND address_key = ? AND code_hash = ?",
+                (ticket_id, address_key, code_hash),
+            )
+            return cursor.rowcount == 1
+
+    def purge(self, now: datetime, keep_sends_for: timedelta) -> int:
+        with self._write() as conn:
+            codes = conn.execute("DELETE FROM guest_codes WHERE expires_at <= ?",
+                                 (_micros(now),)).rowcount
+            sends = conn.execute("DELETE FROM guest_sends WHERE sent_at <= ?",
+                                 (_micros(now - keep_sends_for),)).rowcount
+            return codes + sends
+
+    def close(self) -> None:
+        """Close the connection; the file keeps every code and send record."""
+        with self._lock:
+            self._conn.close()
