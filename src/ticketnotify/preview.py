@@ -1,0 +1,197 @@
+"""``ticketnotify preview``: every example × locale × update kind as files QA opens directly.
+
+Writes ``<example>/<locale>/<kind>.html``, ``.txt``, ``.eml`` (the full MIME message the SMTP
+channel would send) and, for account users, ``.push.json``; ``index.html`` links them all.
+No server, no outbox, no network: the files are the preview.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from html import escape
+from pathlib import Path
+from urllib.parse import quote
+
+from .channels.mime import build_mime, mime_bytes
+from .events import AccountUser, TicketUpdate, UpdateKind
+from .examples import default_examples_dir, load_examples
+from .messages import EmailMessage
+from .rendering import Renderer
+
+SENDER = "support@example.com"
+SENDER_NAME = "Example Support"
+DOMAIN = "example.com"
+WEB_URL = "https://support.example.com/tickets/{ticket_id}"
+APP_URL = "examplesupport://tickets/{ticket_id}"
+# Previews are not sent, so the guest link is not signed; it only shows where the link sits.
+GUEST_URL = "https://support.example.com/guest/tickets/{ticket_id}?token=PREVIEW-UNSIGNED"
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewOptions:
+    """Which links and excerpt policy the previews show (defaults match ``Notifier``)."""
+
+    web_url: str = WEB_URL
+    app_url: str = APP_URL
+    guest_url: str = GUEST_URL
+    account_email_excerpt: bool = True
+    guest_email_excerpt: bool = False
+    push_excerpt: bool = False
+
+
+@dataclass(slots=True)
+class PreviewEntry:
+    """One rendered example × locale × kind, as the gallery lists it."""
+
+    example: str
+    locale: str
+    kind: str
+    recipient: str
+    subject: str
+    preheader: str
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def _slug(index: int, event_id: str) -> str:
+    return f"{index:02d}-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", event_id).strip("-.") or "example")
+
+
+def _link(template: str, ticket_id: str) -> str:
+    return template.format(ticket_id=quote(ticket_id, safe=""))
+
+
+def render_previews(
+    updates: list[TicketUpdate],
+    out_dir: Path,
+    *,
+    renderer: Renderer | None = None,
+    options: PreviewOptions = PreviewOptions(),
+) -> list[PreviewEntry]:
+    """Render every update in every catalog locale and every kind into ``out_dir``."""
+    renderer = renderer or Renderer()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries: list[PreviewEntry] = []
+    for index, original in enumerate(updates, start=1):
+        example = _slug(index, original.event_id)
+        for locale in sorted(renderer.locales):
+            for kind in UpdateKind:
+                update = replace(
+                    original, kind=kind, recipient=replace(original.recipient, locale=locale)
+                )
+                entries.append(_render_one(renderer, update, out_dir, example, options))
+    write_index(out_dir, entries)
+    return entries
+
+
+def _render_one(
+    renderer: Renderer, update: TicketUpdate, out_dir: Path, example: str, options: PreviewOptions
+) -> PreviewEntry:
+    r = update.recipient
+    guest = not isinstance(r, AccountUser)
+    ticket_id = update.ticket.id
+    email = renderer.render_update_email(
+        update,
+        ticket_url=_link(options.guest_url if guest else options.web_url, ticket_id),
+        app_url=None if guest else _link(options.app_url, ticket_id),
+        guest=guest,
+        include_excerpt=options.guest_email_excerpt if guest else options.account_email_excerpt,
+    )
+    folder = out_dir / example / r.locale
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = update.kind.value
+    entry = PreviewEntry(
+        example=example, locale=r.locale, kind=stem,
+        recipient=("guest " if guest else "account ") + r.email,
+        subject=email.subject, preheader=email.preheader,
+    )
+    message = EmailMessage(
+        delivery_id=f"preview-{example}-{r.locale}-{stem}", ticket_id=ticket_id,
+        ticket_subject=update.ticket.subject, locale=r.locale, to_address=r.email,
+        to_name=r.name, subject=email.subject, html=email.html, text=email.text,
+        preheader=email.preheader,
+    )
+    mime = build_mime(message, sender=SENDER, sender_name=SENDER_NAME, domain=DOMAIN,
+                      now=update.occurred_at)
+    files = {
+        "html": email.html.encode("utf-8"),
+        "txt": email.text.encode("utf-8"),
+        "eml": mime_bytes(mime),
+    }
+    if not guest:
+        push = renderer.render_update_push(update, include_excerpt=options.push_excerpt)
+        files["push.json"] = json.dumps(
+            {"title": push.title, "body": push.body, "locale": r.locale, "kind": stem,
+             "deep_link": _link(options.app_url, ticket_id)},
+            ensure_ascii=False, indent=2,
+        ).encode("utf-8") + b"\n"
+    for suffix, data in files.items():
+        path = folder / f"{stem}.{suffix}"
+        path.write_bytes(data)
+        entry.files[suffix] = path.relative_to(out_dir).as_posix()
+    return entry
+
+
+def write_index(out_dir: Path, entries: list[PreviewEntry]) -> Path:
+    """A static gallery page: one row per example × locale × kind, links to every file."""
+    rows: list[str] = []
+    current = ""
+    for e in entries:
+        if e.example != current:
+            current = e.example
+            rows.append(f'<tr class="example"><th colspan="4" id="{escape(e.example)}">'
+                        f"{escape(e.example)} · {escape(e.recipient)}</th></tr>")
+        links = " ".join(
+            f'<a href="{escape(quote(path))}">{escape(label)}</a>'
+            for label, path in e.files.items()
+        )
+        rows.append(
+            f"<tr><td>{escape(e.locale)}</td><td>{escape(e.kind)}</td>"
+            f'<td dir="auto"><strong>{escape(e.subject)}</strong><br>'
+            f'<span class="pre">{escape(e.preheader)}</span></td><td>{links}</td></tr>'
+        )
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        "<title>ticketnotify previews</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:24px;color:#1f2937}"
+        "table{border-collapse:collapse;width:100%}td,th{padding:6px 10px;text-align:left;"
+        "border-bottom:1px solid #e5e7eb;vertical-align:top}tr.example th{background:#f3f4f6}"
+        ".pre{color:#6b7280;font-size:90%}a{margin-right:8px}</style></head><body>"
+        f"<h1>ticketnotify previews</h1><p>{len(entries)} messages. Open .html in a browser, "
+        ".eml in a mail client, .txt for the plain-text alternative, .push.json for push.</p>"
+        "<table><thead><tr><th>Locale</th><th>Kind</th><th>Subject / preheader</th>"
+        "<th>Files</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table></body></html>\n"
+    )
+    index = out_dir / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    """CLI entry: load examples, render the gallery, say where it is."""
+    updates = load_examples(args.examples or default_examples_dir())
+    out_dir = Path(args.out)
+    options = PreviewOptions(push_excerpt=args.push_excerpt,
+                             guest_email_excerpt=args.guest_excerpt)
+    entries = render_previews(updates, out_dir, options=options)
+    print(f"preview: {len(entries)} messages from {len(updates)} examples; "
+          f"open {out_dir / 'index.html'}", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``preview`` to the ``ticketnotify`` command line."""
+    parser = subparsers.add_parser(
+        "preview", help="render every example × locale × update kind into files and a gallery"
+    )
+    parser.add_argument("examples", nargs="?", metavar="EXAMPLES",
+                        help="examples .json file or folder (default: the shipped examples)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="where to write the previews")
+    parser.add_argument("--push-excerpt", action="store_true",
+                        help="show the reply excerpt in pushes (off by default: lock screens)")
+    parser.add_argument("--guest-excerpt", action="store_true",
+                        help="show the reply excerpt in guest emails (off by default)")
+    parser.set_defaults(func=run_preview)
