@@ -163,7 +163,9 @@ def write_index(out_dir: Path, entries: list[PreviewEntry]) -> Path:
         f"<h1>ticketnotify previews</h1><p>{len(entries)} messages. Open .html in a browser, "
         ".eml in a mail client, .txt for the plain-text alternative, .push.json for push.</p>"
         "<table><thead><tr><th>Locale</th><th>Kind</th><th>Subject / preheader</th>"
-        "<th>Files</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table></body></html>\n"
+        "<th>Files</th></tr></thead><tbody>\n"
+        + "\n".join(rows)
+        + "\n</tbody></table></body></html>\n"
     )
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
