@@ -1,13 +1,19 @@
-"""Code stores: one contract for memory and SQLite, plus what only a file can do (restart)."""
+"""Code stores: one contract for memory, SQLite and PostgreSQL, plus restart and file sharing.
+
+PostgreSQL tests run on the real server on loopback, in a database of their own that is
+dropped afterwards, so parallel test runs never wipe each other's rows.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +23,7 @@ from ticketnotify.guest import (
     GuestLinks,
     MemoryCodeStore,
     NoCodeError,
+    PostgresCodeStore,
     RateLimit,
     RateLimitedError,
     SQLiteCodeStore,
@@ -39,16 +46,41 @@ def code(ticket: str = "T-1", address: str = "addr-1", hash_: str = "h1", attemp
     return StoredCode(ticket, address, hash_, T0, T0 + expires, attempts)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    """A throwaway database on the loopback PostgreSQL; an unreachable server fails the test."""
+    name = f"tn_guest_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is required for these tests: {exc}")
+    yield f"host=127.0.0.1 port=5432 user=postgres dbname={name}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], CodeStore]]:
-    """A factory: for SQLite every call opens another connection on the same file."""
+    """A factory: every call opens the same data again (another connection where there is one)."""
     opened: list[CodeStore] = []
+    conninfo = ""
+    if request.param == "postgres":
+        conninfo = request.getfixturevalue("pg_database")
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            PostgresCodeStore(conninfo).close()
+            conn.execute("TRUNCATE guest_codes, guest_sends")
 
     def make() -> CodeStore:
         if request.param == "memory":
             store: CodeStore = opened[0] if opened else MemoryCodeStore()
-        else:
+        elif request.param == "sqlite":
             store = SQLiteCodeStore(tmp_path / "guest.sqlite3")
+        else:
+            store = PostgresCodeStore(conninfo)
         opened.append(store)
         return store
 
@@ -143,6 +175,26 @@ def test_parallel_guesses_never_exceed_the_attempts(make_store: Callable[[], Cod
         thread.join(timeout=30)
     assert allowed.count(True) == 5 and len(allowed) == 40
     assert not any(consumed)
+
+
+def test_parallel_sends_never_slip_under_a_limit(make_store: Callable[[], CodeStore]) -> None:
+    stores = [make_store() for _ in range(4)]
+    results: list[datetime | None] = []
+    start = threading.Barrier(8)
+
+    def send(store: CodeStore, address: str) -> None:
+        start.wait(timeout=10)
+        for _ in range(2):
+            results.append(store.reserve_send({address: LIMITS, "ticket:T-1": LIMITS}, T0))
+
+    threads = [threading.Thread(target=send, args=(stores[i % 4], f"address:{i}"))
+               for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 16 and results.count(None) == 3
+    assert {r for r in results if r is not None} == {T0 + timedelta(minutes=15)}
 
 
 def test_only_one_of_many_parallel_consumers_wins(make_store: Callable[[], CodeStore]) -> None:

@@ -23,6 +23,7 @@ from .errors import (
     WrongTicketGrantError,
 )
 from .links import DEFAULT_URL_PATTERN, GuestLinks, OpenedLink
+from .postgres_store import PostgresCodeStore
 from .sender import EmailCodeSender
 from .session import AccessGrant, AccessGrants
 from .sqlite_store import SQLiteCodeStore
@@ -34,7 +35,8 @@ __all__ = [
     "EmailCodeSender", "ExpiredGrantError", "ExpiredLinkError", "GrantError",
     "GuestAccessError", "GuestLinks", "InvalidGrantError", "LinkError", "MalformedCodeError",
     "MalformedLinkError", "MemoryCodeStore", "NoCodeError", "NotYetValidLinkError",
-    "OpenedLink", "RateLimit", "RateLimitedError", "SQLiteCodeStore", "SentCode", "StoredCode",
+    "OpenedLink", "PostgresCodeStore", "RateLimit", "RateLimitedError", "SQLiteCodeStore",
+    "SentCode", "StoredCode",
     "TamperedLinkError", "TooManyAttemptsError", "VerificationCodes", "WrongCodeError",
     "WrongPurposeLinkError", "WrongTicketGrantError",
 ]
