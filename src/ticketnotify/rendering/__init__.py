@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from html import escape
 from pathlib import Path
 
 from babel import Locale
@@ -68,6 +69,7 @@ class Renderer:
         self._templates: dict[str, LocaleTemplates] = {}
         self._emails: dict[tuple[object, ...], _EmailSkeleton] = {}
         self._pushes: dict[tuple[object, ...], tuple[Skeleton, Skeleton]] = {}
+        self._negotiated: dict[str, str] = {}
         self._lock = threading.Lock()
 
     @property
@@ -77,7 +79,12 @@ class Renderer:
 
     def negotiate(self, locale: str) -> str:
         """Best available catalog locale: ``sv_SE`` → ``sv`` → the default locale."""
-        return self._locales.negotiate(locale)
+        found = self._negotiated.get(locale)
+        if found is None:
+            found = self._locales.negotiate(locale)
+            if len(self._negotiated) < 4096:  # bounded: locale strings may come from hosts
+                self._negotiated[locale] = found
+        return found
 
     def render_update_email(
         self,
@@ -130,7 +137,7 @@ class Renderer:
             if isinstance(value, datetime):
                 if value.tzinfo is None:
                     raise InvalidInputError(name, "must be timezone-aware (naive datetime given)")
-                values[name] = format_when(value, time_zone, babel_locale)
+                values[name] = format_when(value, time_zone, str(babel_locale))
             elif value is None or isinstance(value, str | int | bool):
                 values[name] = value
             else:
@@ -152,12 +159,12 @@ class Renderer:
             "excerpt": shorten(excerpt, excerpt_chars) if excerpt else None,
             "status": update.status or None,
             "new_replies": update.new_replies,
-            "occurred_at": format_when(update.occurred_at, r.time_zone, _babel_locale(r.locale)),
+            "occurred_at": format_when(update.occurred_at, r.time_zone, r.locale),
             "name": r.name,
         }
 
     def _templates_for(self, locale: str) -> LocaleTemplates:
-        locale_id = self._locales.negotiate(locale)
+        locale_id = self.negotiate(locale)
         found = self._templates.get(locale_id)
         if found is None:
             with self._lock:
@@ -177,10 +184,11 @@ class Renderer:
             skeleton = self._compile_email(templates, template, values)
             self._emails[key] = skeleton
         filled = _fill_values(values, _babel_locale(locale))
+        escaped = {name: escape(value) for name, value in filled.items()}
         return RenderedEmail(
             subject=skeleton.subject.fill(filled),
             preheader=skeleton.preheader.fill(filled),
-            html=skeleton.html.fill(filled),
+            html=skeleton.html.fill(escaped),
             text=skeleton.text.fill(filled),
         )
 
@@ -200,8 +208,8 @@ class Renderer:
         return _EmailSkeleton(
             subject=_line(subject),
             preheader=_line(preheader),
-            html=Skeleton.build(html, escape_html=True),
-            text=Skeleton.build(text.strip() + "\n", escape_html=False),
+            html=Skeleton.build(html),
+            text=Skeleton.build(text.strip() + "\n"),
         )
 
 
@@ -209,9 +217,11 @@ def _fill_values(values: Mapping[str, SlotValue], locale: Locale) -> dict[str, s
     """Per-message strings for the slots: counts formatted for the locale, strings as given."""
     out: dict[str, str] = {}
     for name, value in values.items():
-        if isinstance(value, bool) or value is None:
-            continue
-        out[name] = format_count(value, locale) if isinstance(value, int) else value
+        kind = type(value)
+        if kind is str:
+            out[name] = value  # type: ignore[assignment]
+        elif kind is int:
+            out[name] = format_count(value, locale)  # type: ignore[arg-type]
     return out
 
 
@@ -236,4 +246,4 @@ def _template_errors(locale_id: str, base: str) -> Iterator[None]:
 
 def _line(rendered: str) -> Skeleton:
     """Subjects, preheaders and push texts are one line with single spaces."""
-    return Skeleton.build(rendered, escape_html=False, one_line=True)
+    return Skeleton.build(rendered, one_line=True)

@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import escape
 from premailer import Premailer
 
 from ..errors import InvalidInputError
@@ -51,18 +50,18 @@ def slot_marker(name: str) -> str:
 
 def variant_of(values: Mapping[str, SlotValue], plural: Callable[[int], int]) -> tuple[object, ...]:
     """Everything about ``values`` that can change a template's output apart from the values."""
-    key: list[object] = []
-    for name in sorted(values):
-        value = values[name]
-        if value is None or isinstance(value, bool):
+    key: list[object] = list(values)
+    for name, value in values.items():
+        kind = type(value)
+        if kind is str:
+            key.append(value != "")
+        elif value is None or kind is bool:
             key.append(value)
-        elif isinstance(value, int):
-            key.append(("n", plural(value)))
-        elif isinstance(value, str):
-            key.append(bool(value))
+        elif kind is int:
+            key.append(("n", plural(value)))  # type: ignore[arg-type]
         else:
             raise InvalidInputError(
-                name, f"template values must be str, int, bool or None, got {type(value).__name__}"
+                name, f"template values must be str, int, bool or None, got {kind.__name__}"
             )
     return tuple(key)
 
@@ -82,33 +81,37 @@ def marker_context(values: Mapping[str, SlotValue]) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Skeleton:
-    """One compiled part (subject, preheader, html, text, push title or body)."""
+    """One compiled part (subject, preheader, html, text, push title or body).
 
-    fmt: str
-    slots: frozenset[str]
-    escape_html: bool
+    ``parts`` holds the literal text with an empty string at every slot position, so filling
+    is a list copy, a few assignments and one ``join``.
+    """
+
+    parts: tuple[str, ...]
+    positions: tuple[tuple[int, str], ...]
+
+    @property
+    def slots(self) -> frozenset[str]:
+        """Names of the values this part prints."""
+        return frozenset(name for _, name in self.positions)
 
     @classmethod
-    def build(cls, rendered: str, *, escape_html: bool, one_line: bool = False) -> Skeleton:
-        """Turn rendered-with-markers text into a ``format_map`` skeleton."""
+    def build(cls, rendered: str, *, one_line: bool = False) -> Skeleton:
+        """Split rendered-with-markers text into literal parts and slot positions."""
         if one_line:
             rendered = _SPACES.sub(" ", rendered).strip()
         pieces = _SLOT.split(rendered)
-        out: list[str] = []
-        slots: set[str] = set()
-        for i, piece in enumerate(pieces):
-            if i % 2:
-                slots.add(piece)
-                out.append("{" + piece + "}")
-            else:
-                out.append(piece.replace("{", "{{").replace("}", "}}"))
-        return cls("".join(out), frozenset(slots), escape_html)
+        positions = tuple((i, pieces[i]) for i in range(1, len(pieces), 2))
+        for i, _ in positions:
+            pieces[i] = ""
+        return cls(tuple(pieces), positions)
 
     def fill(self, values: Mapping[str, str]) -> str:
-        """Substitute the per-message values (already formatted, escaped here for HTML)."""
-        if self.escape_html:
-            return self.fmt.format_map({k: escape(values[k]) for k in self.slots})
-        return self.fmt.format_map(values)
+        """Substitute per-message values (escape them first for HTML parts)."""
+        out = list(self.parts)
+        for i, name in self.positions:
+            out[i] = values[name]
+        return "".join(out)
 
 
 def inline_css(html: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -25,12 +25,25 @@ def _datetime_pattern(locale: Locale) -> str:
     return str(get_datetime_format("long", locale=locale)).replace("'", "")
 
 
-def format_when(moment: datetime, time_zone: str, locale: Locale) -> str:
-    """'24 november 2026 23:30 CET' / 'November 24, 2026 at 11:30 PM CET' in the reader's zone."""
+def format_when(moment: datetime, time_zone: str, locale: str) -> str:
+    """'24 november 2026 23:30 CET' / 'November 24, 2026, 11:30 PM CET' in the reader's zone."""
     local = moment.astimezone(zone(time_zone))
-    date = format_date(local.date(), "long", locale=locale)
-    time = format_time(local, "short", locale=locale) + " " + (local.tzname() or time_zone)
-    return _datetime_pattern(locale).replace("{0}", time).replace("{1}", date)
+    return _format_local(
+        local.year, local.month, local.day, local.hour, local.minute,
+        local.tzname() or time_zone, locale,
+    )
+
+
+# Memoised on what the reader sees (a day, a minute, a zone name): the domain is small and
+# repeats constantly, and Babel's formatter is the costliest step of a render.
+@lru_cache(maxsize=8192)
+def _format_local(
+    year: int, month: int, day: int, hour: int, minute: int, zone_name: str, locale_id: str
+) -> str:
+    locale = Locale.parse(locale_id)
+    text_date = format_date(date(year, month, day), "long", locale=locale)
+    text_time = format_time(time(hour, minute), "short", locale=locale) + " " + zone_name
+    return _datetime_pattern(locale).replace("{0}", text_time).replace("{1}", text_date)
 
 
 def format_count(n: int, locale: Locale) -> str:
