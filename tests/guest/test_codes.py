@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ticketnotify.channels.memory import MemoryChannel
+from ticketnotify.channels.smtp import SMTPChannel
+from ticketnotify.channels.smtp_config import SMTPConfig
 from ticketnotify.errors import ConfigurationError, InvalidInputError, TransientDeliveryError
 from ticketnotify.guest import (
     AccessGrants,
@@ -28,6 +30,7 @@ from ticketnotify.guest import (
     WrongCodeError,
     WrongTicketGrantError,
 )
+from ticketnotify.loopback.smtp import LoopbackSMTPServer
 from ticketnotify.messages import EmailMessage
 from ticketnotify.rendering import Renderer
 
@@ -366,3 +369,26 @@ async def test_the_email_sender_renders_the_code_email_and_sends_it_now(setup: S
     assert codes.verify_code(token, code, email=ANNA).ticket_id == "T-1"
     await codes.send_code(token, email=ANNA, locale="en")
     assert channel.sent[1].subject != message.subject  # English, not Swedish
+
+
+async def test_the_code_reaches_a_real_smtp_server_and_verifies(setup: Setup) -> None:
+    async with LoopbackSMTPServer() as server:
+        config = SMTPConfig(host="127.0.0.1", port=server.port, sender="help@example.se",
+                            security="none", timeout=10)
+        async with SMTPChannel(config) as channel:
+            codes = VerificationCodes(setup.links, setup.store,
+                                      EmailCodeSender(Renderer(), channel), SECRET,
+                                      clock=setup.clock)
+            token = setup.token()
+            await codes.send_code(token, email=ANNA, locale="sv_SE",
+                                  time_zone="Europe/Stockholm")
+            [received] = await server.wait_for(1, timeout=10)
+    assert received.rcpt_tos == (ANNA,)
+    mail = received.message
+    assert "T-1" in str(mail["Subject"])
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    text = body.get_content()
+    code = next(word for word in text.split() if len(word) == 6 and word.isdigit())
+    assert "10 minuter" in text
+    assert codes.verify_code(token, code, email=ANNA).ticket_id == "T-1"
