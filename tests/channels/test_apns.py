@@ -58,7 +58,8 @@ def config_for(server: APNsLoopback, key: str, **changes: object) -> APNsConfig:
 
 
 @pytest.fixture
-async def channel(server: APNsLoopback, signing_key: tuple[str, bytes]) -> AsyncIterator[APNsChannel]:
+async def channel(server: APNsLoopback,
+                  signing_key: tuple[str, bytes]) -> AsyncIterator[APNsChannel]:
     ch = APNsChannel(config_for(server, signing_key[0]))
     yield ch
     await ch.aclose()
@@ -67,7 +68,8 @@ async def channel(server: APNsLoopback, signing_key: tuple[str, bytes]) -> Async
 def push(token: str = TOKEN, **changes: object) -> PushMessage:
     message = PushMessage(
         delivery_id="d-1", ticket_id="4711", locale="sv_SE", platform="ios", token=token,
-        user_id="user-7", title="Nytt svar i ärende #4711", body="Support har svarat på ditt ärende.",
+        user_id="user-7", title="Nytt svar i ärende #4711",
+        body="Support har svarat på ditt ärende.",
         deep_link="https://help.example.com/t/4711", thread_id="ticket-4711",
         collapse_id="ticket-4711", data={"kind": "agent_reply"},
     )

@@ -37,6 +37,7 @@ from ..errors import (
 from ..messages import Message, PushMessage, Receipt
 from .base import Channel
 from .push_payload import PUSH_PAYLOAD_LIMIT, fit_text
+from .retry_after import parse_retry_after
 
 # Reasons after which the token will never work again: tell the host to forget the device.
 DEAD_TOKEN_REASONS = frozenset({"Unregistered", "ExpiredToken", "BadDeviceToken",
@@ -118,15 +119,6 @@ def fitted_payload(message: PushMessage, sound: str | None = "default") -> dict[
     fitted = fit_text(lambda t, b: serialize(apns_payload(message, t, b, sound)),
                       message.title, message.body, PUSH_PAYLOAD_LIMIT)
     return apns_payload(message, fitted.title, fitted.body, sound)
-
-
-def parse_retry_after(value: str) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form), or None."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
 
 
 def _protocol_class(base: type[APNsTLSClientProtocol], host: str | None, port: int | None,

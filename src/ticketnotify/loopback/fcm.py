@@ -22,6 +22,8 @@ from .tls import LoopbackCertificate
 PAYLOAD_LIMIT = 4096
 _SEND_PATH = re.compile(r"^/v1/projects/([^/]+)/messages:send$")
 _DURATION = re.compile(r"^\d+(\.\d{1,9})?s$")
+# google-auth puts Google's endpoint in the assertion's audience whatever token_uri says.
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 INVALID_TOKEN_MESSAGE = "The registration token is not a valid FCM registration token"
 
 
@@ -159,7 +161,8 @@ class FCMLoopback(LoopbackHTTPSServer):
         try:
             if self.verify_key is not None:
                 jwt.decode(assertion, self.verify_key, algorithms=["RS256"],
-                           audience=self.token_uri, options={"require": ["iss", "exp"]})
+                           audience=[self.token_uri, GOOGLE_TOKEN_URI],
+                           options={"require": ["iss", "exp"]})
             else:
                 jwt.decode(assertion, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
