@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import random
+import signal
 import socket
+import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from .channels.base import Channel
 from .errors import (
     ConfigurationError,
+    DeliveryTimeoutError,
     InvalidAddressError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
 from .events import Device, Platform
-from .messages import PushMessage, message_from_dict
+from .messages import Message, PushMessage, message_from_dict
 from .outbox.base import Job, Outbox
 
 log = logging.getLogger("ticketnotify.worker")
 
 Clock = Callable[[], datetime]
 InvalidDeviceCallback = Callable[[str, Device], None]
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -42,9 +49,11 @@ class RetryPolicy:
     max_delay: float = 3600.0
     jitter: float = 0.5  # fraction of the delay that is randomised
 
-    def delay(self, attempt: int, retry_after: float | None = None, rnd: random.Random | None = None) -> float:
+    def delay(
+        self, attempt: int, retry_after: float | None = None, rnd: random.Random | None = None
+    ) -> float:
         """Seconds before try ``attempt + 1``; never sooner than the peer's Retry-After."""
-        raw = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        raw = min(self.max_delay, self.base_delay * 2.0 ** max(0, attempt - 1))
         r = (rnd or random).random()
         jittered = raw * (1 - self.jitter) + raw * self.jitter * r
         return max(jittered, retry_after or 0.0)
@@ -58,11 +67,19 @@ class WorkerStats:
     retried: int = 0
     dead: int = 0
     invalid_devices: int = 0
+    released: int = 0
+    batches: int = 0
+    store_errors: int = 0
     by_channel: dict[str, int] = field(default_factory=dict)
 
 
 class Worker:
-    """One delivery loop; run as many as you like against a shared durable outbox."""
+    """One delivery loop; run as many as you like against a shared durable outbox.
+
+    Store calls run on one dedicated thread, so a slow database round trip never stalls
+    the sends in flight. A job is sent only while its lease has comfortably not expired,
+    so no other worker can hold the same job at the same time.
+    """
 
     def __init__(
         self,
@@ -76,25 +93,53 @@ class Worker:
         lease_seconds: float = 120.0,
         clock: Clock = utc_now,
         worker_id: str | None = None,
+        send_timeout: float | None = None,
+        shutdown_grace: float = 30.0,
     ) -> None:
         if batch_size < 1 or concurrency < 1:
             raise ConfigurationError("batch_size and concurrency must be at least 1")
+        if lease_seconds <= 0:
+            raise ConfigurationError("lease_seconds must be positive: it is how long a job is ours")
         self.outbox = outbox
         self.channels = dict(channels)
         self.on_invalid_device = on_invalid_device
         self.retry = retry or RetryPolicy()
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
+        # A send must end well inside the lease, or another worker may take the job meanwhile.
+        self.send_timeout = send_timeout if send_timeout is not None else lease_seconds / 2
+        self.shutdown_grace = shutdown_grace
         self.clock = clock
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.stats = WorkerStats()
-        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._slots: asyncio.Semaphore | None = None
+        self._store = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ticketnotify-outbox")
+        self._unsettled: dict[int, Job] = {}  # claimed, outcome not yet decided
+        self._stopping = False
+
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a store method on the store thread; finish it even if the caller is cancelled."""
+        loop = asyncio.get_running_loop()
+        return await asyncio.shield(loop.run_in_executor(self._store, functools.partial(fn, *args)))
 
     async def run_once(self) -> int:
-        """Claim one batch of due jobs, deliver them concurrently; return how many were tried."""
-        jobs = self.outbox.claim(self.clock(), self.batch_size, self.lease_seconds, self.worker_id)
-        if jobs:
-            await asyncio.gather(*(self._deliver(job) for job in jobs))
+        """Claim one batch of due jobs, deliver them concurrently; return how many were claimed."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._concurrency)
+        jobs = await self._call(
+            self.outbox.claim, self.clock(), self.batch_size, self.lease_seconds, self.worker_id
+        )
+        if not jobs:
+            return 0
+        self.stats.batches += 1
+        # Stop starting sends before the lease runs out; leave room for the send itself.
+        send_by = time.monotonic() + max(0.0, self.lease_seconds - self.send_timeout) * 0.9
+        self._unsettled.update((job.id, job) for job in jobs)
+        try:
+            await asyncio.gather(*(self._deliver(job, send_by) for job in jobs))
+        finally:
+            await self._release_unsettled()
         return len(jobs)
 
     async def drain(self) -> WorkerStats:
@@ -104,59 +149,113 @@ class Worker:
         return self.stats
 
     async def run(self, stop: asyncio.Event, idle_interval: float = 1.0) -> WorkerStats:
-        """Deliver until ``stop`` is set, waiting ``idle_interval`` when nothing is due."""
-        while not stop.is_set():
-            if not await self.run_once():
+        """Deliver until ``stop`` is set; then finish in-flight sends or release them.
+
+        Sends already started get ``shutdown_grace`` seconds to end; jobs not yet started,
+        and sends still running after the grace period, go back to the outbox unattempted.
+        Store failures (a database restart) are logged and retried, never fatal.
+        """
+        self._stopping = False
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                batch = asyncio.ensure_future(self.run_once())
+                await asyncio.wait({batch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not batch.done():
+                    await self._stop_batch(batch)
                 try:
-                    await asyncio.wait_for(stop.wait(), idle_interval)
-                except TimeoutError:
-                    pass
+                    claimed = batch.result()
+                except Exception:
+                    self.stats.store_errors += 1
+                    log.exception("outbox call failed; trying again in %.1fs", idle_interval)
+                    claimed = 0
+                if not claimed and not stop.is_set():
+                    await asyncio.wait({stopped}, timeout=idle_interval)
+        finally:
+            stopped.cancel()
+            self._stopping = False
+            await self._call(lambda: None)  # every queued outcome is recorded before we return
         return self.stats
 
+    async def _stop_batch(self, batch: asyncio.Future[int]) -> None:
+        """Let started sends finish within the grace period; cancel the rest (they are released)."""
+        self._stopping = True
+        done, _ = await asyncio.wait({batch}, timeout=self.shutdown_grace)
+        if not done:
+            log.warning("sends still running after %.1fs; releasing them", self.shutdown_grace)
+            batch.cancel()
+            await asyncio.gather(batch, return_exceptions=True)
+
+    async def _release_unsettled(self) -> None:
+        if not self._unsettled:
+            return
+        ids = list(self._unsettled)
+        self._unsettled.clear()
+        await self._call(self.outbox.release, ids)
+        self.stats.released += len(ids)
+
     async def aclose(self) -> None:
-        """Close every channel's connections."""
+        """Close every channel's connections and the store thread."""
         for channel in self.channels.values():
             await channel.aclose()
+        await asyncio.get_running_loop().run_in_executor(None, self._store.shutdown)
 
-    async def _deliver(self, job: Job) -> None:
+    async def _deliver(self, job: Job, send_by: float) -> None:
+        assert self._slots is not None
         async with self._slots:
+            if self._stopping or time.monotonic() > send_by:
+                return  # left unsettled: released unattempted, another claim picks it up
             channel = self.channels.get(job.channel)
             if channel is None:
-                self._dead(job, f"no channel configured for {job.channel!r}")
+                await self._dead(job, f"no channel configured for {job.channel!r}")
                 return
             try:
                 message = message_from_dict(job.message)
-                receipt = await channel.send(message)
+            except (TypeError, ValueError) as exc:  # a stored message that cannot ever be sent
+                await self._dead(job, f"unreadable message: {exc}")
+                return
+            try:
+                receipt = await asyncio.wait_for(channel.send(message), self.send_timeout)
             except InvalidAddressError as exc:
-                self._dead(job, f"invalid address: {exc}")
+                await self._dead(job, f"invalid address: {exc}")
                 self._report_invalid_device(job, message)
             except PermanentDeliveryError as exc:
-                self._dead(job, f"permanent: {exc}")
+                await self._dead(job, f"permanent: {exc}")
             except TransientDeliveryError as exc:
-                self._transient(job, str(exc), exc.retry_after)
+                await self._transient(job, str(exc), exc.retry_after)
+            except TimeoutError:
+                error = DeliveryTimeoutError(f"send took longer than {self.send_timeout:.0f}s")
+                await self._transient(job, str(error), None)
             except Exception as exc:  # an adapter bug must not kill the worker or lose the job
                 log.exception("channel %s raised an unexpected error", job.channel)
-                self._transient(job, f"unexpected {type(exc).__name__}: {exc}", None)
+                await self._transient(job, f"unexpected {type(exc).__name__}: {exc}", None)
             else:
-                self.outbox.mark_delivered(job.id, self.clock(), receipt.provider_id)
+                self._unsettled.pop(job.id, None)
+                await self._call(
+                    self.outbox.mark_delivered, job.id, self.clock(), receipt.provider_id
+                )
                 self.stats.delivered += 1
                 self.stats.by_channel[job.channel] = self.stats.by_channel.get(job.channel, 0) + 1
 
-    def _transient(self, job: Job, error: str, retry_after: float | None) -> None:
+    async def _transient(self, job: Job, error: str, retry_after: float | None) -> None:
         attempt = job.attempts + 1
         if attempt >= self.retry.max_attempts:
-            self._dead(job, f"gave up after {attempt} attempts: {error}")
+            await self._dead(job, f"gave up after {attempt} attempts: {error}")
             return
+        self._unsettled.pop(job.id, None)
         delay = self.retry.delay(attempt, retry_after)
-        self.outbox.mark_retry(job.id, self.clock() + timedelta(seconds=delay), error)
+        await self._call(
+            self.outbox.mark_retry, job.id, self.clock() + timedelta(seconds=delay), error
+        )
         self.stats.retried += 1
 
-    def _dead(self, job: Job, reason: str) -> None:
-        self.outbox.mark_dead(job.id, self.clock(), reason)
+    async def _dead(self, job: Job, reason: str) -> None:
+        self._unsettled.pop(job.id, None)
+        await self._call(self.outbox.mark_dead, job.id, self.clock(), reason)
         self.stats.dead += 1
         log.warning("dead-lettered job %s (%s): %s", job.id, job.channel, reason)
 
-    def _report_invalid_device(self, job: Job, message: object) -> None:
+    def _report_invalid_device(self, job: Job, message: Message) -> None:
         if not isinstance(message, PushMessage) or self.on_invalid_device is None:
             return
         self.stats.invalid_devices += 1
@@ -165,3 +264,10 @@ class Worker:
             self.on_invalid_device(message.user_id, device)
         except Exception:  # the host's callback failing must not undo the recorded outcome
             log.exception("on_invalid_device callback failed for job %s", job.id)
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Set ``stop`` on SIGTERM or SIGINT, so ``Worker.run`` shuts down gracefully."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

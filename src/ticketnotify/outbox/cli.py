@@ -1,0 +1,242 @@
+"""``ticketnotify worker`` and ``ticketnotify outbox status|retry|purge``: run, inspect, repair."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from ..channels.base import Channel
+from ..errors import ConfigurationError, InvalidInputError
+from ..worker import RetryPolicy, Worker, WorkerStats, stop_on_signals
+from .base import Outbox
+from .from_url import DEFAULT_URL, outbox_from_url
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_age(text: str) -> timedelta:
+    """``90s``, ``15m``, ``12h``, ``30d``, ``2w``: how old is old enough to purge."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if not match:
+        raise InvalidInputError("--older-than", f"{text!r} is not an age like 30d, 12h or 90m")
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+def _add_outbox_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--outbox", default=os.environ.get("TICKETNOTIFY_OUTBOX", DEFAULT_URL),
+        help="sqlite:///file.db or postgresql://user@host/db (env TICKETNOTIFY_OUTBOX; "
+             f"default {DEFAULT_URL})",
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add ``worker`` and ``outbox`` to the ``ticketnotify`` command line."""
+    worker = subparsers.add_parser(
+        "worker", help="deliver outbox jobs until stopped (SIGTERM/Ctrl-C finish in-flight sends)",
+        description="Claim due jobs, send them, record outcomes; prints progress to stderr. "
+                    "Email uses SMTP settings from the flags or TICKETNOTIFY_SMTP_* variables.",
+    )
+    _add_outbox_option(worker)
+    worker.add_argument("--smtp-host", help="SMTP server (env TICKETNOTIFY_SMTP_HOST)")
+    worker.add_argument("--smtp-port", type=int, help="SMTP port (env TICKETNOTIFY_SMTP_PORT)")
+    worker.add_argument("--smtp-security", help="starttls-required, starttls-opportunistic, "
+                        "implicit-tls or none (env TICKETNOTIFY_SMTP_SECURITY)")
+    worker.add_argument("--sender", help="From address (env TICKETNOTIFY_SMTP_SENDER)")
+    worker.add_argument("--channels", metavar="MODULE:FUNCTION",
+                        help="your factory returning {channel name: Channel} (push adapters)")
+    worker.add_argument("--batch", type=int, default=100, help="jobs claimed at once")
+    worker.add_argument("--concurrency", type=int, default=50, help="sends in flight at once")
+    worker.add_argument("--lease", type=float, default=120.0,
+                        help="seconds a claimed job stays ours; a crashed worker's jobs "
+                             "are claimed again after this")
+    worker.add_argument("--max-attempts", type=int, default=8, help="tries before dead-lettering")
+    worker.add_argument("--idle", type=float, default=1.0, help="seconds to wait when idle")
+    worker.add_argument("--grace", type=float, default=30.0,
+                        help="seconds in-flight sends get to finish on SIGTERM")
+    worker.add_argument("--progress", type=float, default=5.0,
+                        help="seconds between progress lines (0: none)")
+    worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    worker.set_defaults(func=run_worker_command)
+
+    outbox = subparsers.add_parser("outbox", help="inspect and repair the outbox")
+    commands = outbox.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
+    status = commands.add_parser("status", help="jobs by channel and status, oldest pending")
+    _add_outbox_option(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=status_command)
+    retry = commands.add_parser("retry", help="make dead jobs pending again")
+    _add_outbox_option(retry)
+    retry.add_argument("--channel", help="only this channel (email, apns, fcm ...)")
+    retry.set_defaults(func=retry_command)
+    purge = commands.add_parser("purge", help="delete delivered and dead jobs older than an age")
+    _add_outbox_option(purge)
+    purge.add_argument("--older-than", required=True, type=parse_age, metavar="AGE",
+                       help="e.g. 30d, 12h, 90m")
+    purge.set_defaults(func=purge_command)
+
+
+def status_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Print counts by channel and status, and how long the oldest pending job has waited."""
+    store = outbox_from_url(args.outbox)
+    try:
+        counts = store.counts()
+        oldest = store.oldest_pending()
+    finally:
+        store.close()
+    now = datetime.now(UTC)
+    if args.json:
+        print(json.dumps({
+            "counts": [{"channel": c.channel, "status": c.status.value, "count": c.count}
+                       for c in counts],
+            "oldest_pending": oldest.isoformat() if oldest else None,
+            "oldest_pending_age_s": (now - oldest).total_seconds() if oldest else None,
+        }), file=out)
+        return 0
+    print(f"{'channel':<12} {'status':<10} {'jobs':>10}", file=out)
+    for c in counts:
+        print(f"{c.channel:<12} {c.status.value:<10} {c.count:>10}", file=out)
+    if oldest is None:
+        print("oldest pending: none", file=out)
+    else:
+        age = (now - oldest).total_seconds()
+        print(f"oldest pending: {oldest.isoformat()} ({age:.0f}s ago)", file=out)
+    return 0
+
+
+def retry_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Give dead jobs fresh attempts (after fixing what killed them)."""
+    store = outbox_from_url(args.outbox)
+    try:
+        revived = store.retry_dead(datetime.now(UTC), channel=args.channel)
+    finally:
+        store.close()
+    print(f"{revived} dead job(s) pending again", file=out)
+    return 0
+
+
+def purge_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Delete finished jobs; pending ones are never purged."""
+    store = outbox_from_url(args.outbox)
+    try:
+        removed = store.purge(datetime.now(UTC) - args.older_than)
+    finally:
+        store.close()
+    print(f"{removed} finished job(s) purged", file=out)
+    return 0
+
+
+def build_channels(args: argparse.Namespace) -> dict[str, Channel]:
+    """Email from SMTP flags/environment, plus whatever the host's factory returns."""
+    channels: dict[str, Channel] = {}
+    env = dict(os.environ)
+    for flag, name in (("smtp_host", "HOST"), ("smtp_port", "PORT"),
+                       ("smtp_security", "SECURITY"), ("sender", "SENDER")):
+        value = getattr(args, flag)
+        if value is not None:
+            env[f"TICKETNOTIFY_SMTP_{name}"] = str(value)
+    if env.get("TICKETNOTIFY_SMTP_SENDER") or env.get("TICKETNOTIFY_SMTP_HOST"):
+        from ..channels.smtp import SMTPChannel, SMTPConfig
+
+        channels["email"] = SMTPChannel(SMTPConfig.from_env(environ=env))
+    if args.channels:
+        module_name, _, attr = args.channels.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr or "channels")
+        except (ImportError, AttributeError) as exc:
+            raise ConfigurationError(f"--channels {args.channels!r}: {exc}") from exc
+        extra = factory()
+        if not isinstance(extra, Mapping) or not all(
+            isinstance(c, Channel) for c in extra.values()
+        ):
+            raise ConfigurationError(f"--channels {args.channels!r} must return {{name: Channel}}")
+        channels.update(extra)
+    if not channels:
+        raise ConfigurationError(
+            "no channels configured: set --sender/--smtp-host (or TICKETNOTIFY_SMTP_*) "
+            "or pass --channels module:function"
+        )
+    return channels
+
+
+def progress_line(stats: WorkerStats, elapsed: float, delta: int, interval: float) -> str:
+    """One line of worker progress: totals and the recent delivery rate."""
+    return (
+        f"[{elapsed:7.1f}s] delivered={stats.delivered} retried={stats.retried} "
+        f"dead={stats.dead} released={stats.released} store_errors={stats.store_errors} "
+        f"rate={delta / interval if interval else 0:.0f}/s"
+    )
+
+
+async def _report(worker: Worker, every: float, started: float) -> None:
+    last = 0
+    while True:
+        await asyncio.sleep(every)  # a display cadence, not synchronisation
+        print(progress_line(worker.stats, time.monotonic() - started,
+                            worker.stats.delivered - last, every), file=sys.stderr, flush=True)
+        last = worker.stats.delivered
+
+
+async def run_worker(args: argparse.Namespace, outbox: Outbox) -> WorkerStats:
+    """Run one worker until SIGTERM/SIGINT (or until idle with ``--once``)."""
+    worker = Worker(
+        outbox, build_channels(args), retry=RetryPolicy(max_attempts=args.max_attempts),
+        batch_size=args.batch, concurrency=args.concurrency, lease_seconds=args.lease,
+        shutdown_grace=args.grace,
+    )
+    started = time.monotonic()
+    print(f"worker {worker.worker_id}: channels {', '.join(sorted(worker.channels))}",
+          file=sys.stderr, flush=True)
+    reporter = (asyncio.create_task(_report(worker, args.progress, started))
+                if args.progress > 0 else None)
+    try:
+        if args.once:
+            await worker.drain()
+        else:
+            stop = asyncio.Event()
+            stop_on_signals(stop)
+            await worker.run(stop, idle_interval=args.idle)
+    finally:
+        if reporter is not None:
+            reporter.cancel()
+        await worker.aclose()
+    elapsed = time.monotonic() - started
+    print(progress_line(worker.stats, elapsed, worker.stats.delivered, elapsed) + " (stopped)",
+          file=sys.stderr, flush=True)
+    return worker.stats
+
+
+def run_worker_command(args: argparse.Namespace) -> int:
+    """Entry point of ``ticketnotify worker``."""
+    outbox = outbox_from_url(args.outbox)
+    try:
+        asyncio.run(run_worker(args, outbox))
+    finally:
+        outbox.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run these commands without the top-level CLI (``python -m ticketnotify.outbox.cli``)."""
+    parser = argparse.ArgumentParser(prog="ticketnotify")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except (ConfigurationError, InvalidInputError) as exc:
+        print(f"ticketnotify: error: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

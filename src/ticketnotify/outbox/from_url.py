@@ -1,0 +1,24 @@
+"""Open an outbox from one string, so the CLI and hosts' settings name a store the same way."""
+
+from __future__ import annotations
+
+from ..errors import ConfigurationError
+from .base import Outbox
+
+DEFAULT_URL = "sqlite:///ticketnotify-outbox.sqlite3"
+
+
+def outbox_from_url(url: str) -> Outbox:
+    """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or ``postgresql://user@host/db``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresOutbox
+
+        return PostgresOutbox(url)
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        from .sqlite import SQLiteOutbox
+
+        return SQLiteOutbox(url[len("sqlite:///"):])
+    raise ConfigurationError(
+        f"outbox URL {url!r} is not understood; use sqlite:///path/to/file.db or "
+        "postgresql://user@host/dbname"
+    )

@@ -1,0 +1,74 @@
+"""An SMTP sink (the real aiosmtpd loopback server) that counts deliveries by Message-ID."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from datetime import datetime
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from ticketnotify.loopback.smtp import RecordingHandler
+from ticketnotify.messages import EmailMessage
+from ticketnotify.outbox.base import NewJob
+
+_MESSAGE_ID = re.compile(rb"^Message-ID:\s*<([^@>]+)@", re.IGNORECASE | re.MULTILINE)
+
+
+class CountingHandler(RecordingHandler):
+    """Keeps only how often each delivery id arrived, so 10,000 messages cost no memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: Counter[str] = Counter()
+        self.total = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        match = _MESSAGE_ID.search(envelope.original_content or b"")
+        if match is None:
+            return "554 5.6.0 no Message-ID"
+        self.seen[match[1].decode()] += 1
+        self.total += 1
+        async with self._changed:
+            self._changed.notify_all()
+        return "250 2.0.0 Ok: counted"
+
+    async def wait_until(self, *, total: int = 0, distinct: int = 0, timeout: float = 120) -> None:
+        """Wake when at least ``total`` messages and ``distinct`` delivery ids have arrived."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(
+                lambda: self.total >= total and len(self.seen) >= distinct
+            )
+
+
+def email_jobs(count: int, prefix: str = "job") -> list[NewJob]:
+    """``count`` small rendered emails whose delivery id is their idempotency key."""
+    jobs = []
+    for i in range(count):
+        key = f"{prefix}{i:06d}"
+        message = EmailMessage(
+            delivery_id=key, ticket_id=str(1000 + i % 97), ticket_subject="Printer on fire",
+            locale="en", to_address=f"user{i % 500}@example.com",
+            subject="Your ticket has been updated", html="<p>An agent replied.</p>",
+            text="An agent replied.",
+        )
+        jobs.append(NewJob(key, "email", message.to_dict()))
+    return jobs
+
+
+def worker_command(outbox_url: str, smtp_port: int, *extra: str) -> list[str]:
+    """The real ``ticketnotify worker`` command line, pointed at the sink."""
+    import sys
+
+    return [
+        sys.executable, "-m", "ticketnotify.outbox.cli", "worker", "--outbox", outbox_url,
+        "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port), "--smtp-security", "none",
+        "--sender", "notify@example.com", "--progress", "0", "--idle", "0.1", *extra,
+    ]
+
+
+def now_utc() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)

@@ -1,0 +1,50 @@
+"""Acceptance: a worker killed with SIGKILL again and again loses nothing, re-sends little."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+from pathlib import Path
+
+from ticketnotify.loopback.smtp import LoopbackSMTPServer
+from ticketnotify.outbox.base import ChannelCount, JobStatus
+from ticketnotify.outbox.sqlite import SQLiteOutbox
+
+from .sink import CountingHandler, email_jobs, now_utc, worker_command
+
+JOBS = 5000
+BATCH = 50
+KILLS = 4
+
+
+async def test_sigkilled_worker_delivers_every_job_at_least_once(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    store = SQLiteOutbox(path)
+    assert store.add(email_jobs(JOBS), now_utc()) == JOBS
+    seed = int.from_bytes(os.urandom(4), "big")
+    rng = random.Random(seed)
+    kill_after = sorted(rng.sample(range(50, JOBS - 500), KILLS))
+    handler = CountingHandler()
+    async with LoopbackSMTPServer(handler=handler) as sink:
+        command = worker_command(f"sqlite:///{path}", sink.port, "--batch", str(BATCH),
+                                 "--concurrency", "25", "--lease", "3")
+        for threshold in kill_after:
+            worker = await asyncio.create_subprocess_exec(*command)
+            await handler.wait_until(total=threshold)
+            worker.send_signal(signal.SIGKILL)
+            assert await worker.wait() == -signal.SIGKILL
+
+        # The last run recovers the killed runs' leases once they expire, then stops cleanly.
+        worker = await asyncio.create_subprocess_exec(*command)
+        await handler.wait_until(distinct=JOBS)
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(worker.wait(), 60) == 0
+
+    assert set(handler.seen) == {job.idempotency_key for job in email_jobs(JOBS)}, seed
+    duplicates = handler.total - JOBS
+    assert duplicates <= KILLS * BATCH, f"seed {seed}: {duplicates} re-sends for {KILLS} kills"
+    assert max(handler.seen.values()) <= 1 + KILLS, seed
+    assert store.counts() == [ChannelCount("email", JobStatus.DELIVERED, JOBS)], seed
+    assert store.oldest_pending() is None
