@@ -1,0 +1,79 @@
+"""``ticketnotify guest``: make a key, issue a link for QA, and tell why a link is refused."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..errors import ConfigurationError
+from .errors import LinkError
+from .links import DEFAULT_URL_PATTERN, GuestLinks
+
+KEYS_ENV = "TICKETNOTIFY_GUEST_KEYS"
+
+
+def register(subparsers: Any) -> None:
+    """Add ``guest new-key``, ``guest link`` and ``guest check``."""
+    guest = subparsers.add_parser("guest", help="guest deep links: new key, issue, check")
+    commands = guest.add_subparsers(dest="guest_command", metavar="ACTION", required=True)
+
+    new_key = commands.add_parser("new-key", help="print a fresh random signing key")
+    new_key.set_defaults(func=_new_key)
+
+    for name, helptext in (("link", "print the deep link for a ticket and address"),
+                           ("check", "open a token or link and say whether it is valid")):
+        sub = commands.add_parser(name, help=helptext)
+        sub.add_argument("--keys-env", default=KEYS_ENV, metavar="NAME",
+                         help=f"environment variable with comma-separated keys, newest first "
+                              f"(default {KEYS_ENV})")
+        sub.add_argument("--max-age-days", type=float, default=30.0,
+                         help="link lifetime in days (default 30)")
+        if name == "link":
+            sub.add_argument("ticket_id")
+            sub.add_argument("email")
+            sub.add_argument("--url-pattern", default=DEFAULT_URL_PATTERN)
+            sub.set_defaults(func=_link)
+        else:
+            sub.add_argument("token", help="the token, or the whole link")
+            sub.add_argument("--email", help="also check the link is for this address")
+            sub.add_argument("--ticket-id", help="also check the link is for this ticket")
+            sub.set_defaults(func=_check)
+
+
+def _links(args: argparse.Namespace, url_pattern: str = DEFAULT_URL_PATTERN) -> GuestLinks:
+    raw = os.environ.get(args.keys_env, "")
+    keys = [key.strip() for key in raw.split(",") if key.strip()]
+    if not keys:
+        raise ConfigurationError(f"set {args.keys_env} to the signing keys, comma-separated, "
+                                 "newest first (make one with: ticketnotify guest new-key)")
+    return GuestLinks(keys, url_pattern, timedelta(days=args.max_age_days))
+
+
+def _new_key(args: argparse.Namespace) -> int:
+    print(secrets.token_urlsafe(32))
+    return 0
+
+
+def _link(args: argparse.Namespace) -> int:
+    print(_links(args, args.url_pattern).url_for(args.ticket_id, args.email))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    token = args.token
+    if "://" in token:
+        token = parse_qs(urlsplit(token).query).get("token", [""])[0]
+    try:
+        opened = _links(args).open(token, email=args.email, ticket_id=args.ticket_id)
+    except LinkError as exc:
+        print(f"refused: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"valid: ticket {opened.ticket_id}, issued {opened.issued_at:%Y-%m-%d %H:%M} UTC, "
+          f"expires {opened.expires_at:%Y-%m-%d %H:%M} UTC"
+          + ("" if args.email else " (address not checked: pass --email)"))
+    return 0
