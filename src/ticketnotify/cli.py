@@ -9,9 +9,13 @@ from collections.abc import Sequence
 
 from .errors import TicketNotifyError
 
-# (module, doc) pairs; each module exposes ``register(subparsers)``.
+# Each module exposes ``register(subparsers)``; imported only when the CLI runs.
 COMMANDS: tuple[str, ...] = (
     "ticketnotify.demo",
+    "ticketnotify.preview",
+    "ticketnotify.catalogs",
+    "ticketnotify.outbox.cli",
+    "ticketnotify.guest.cli",
 )
 
 
