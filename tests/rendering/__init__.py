@@ -1,1 +1,1 @@
-"""Tests."""
+"""Rendering, catalogs and previews."""

@@ -77,6 +77,11 @@ class Renderer:
         """Catalog locales found on disk."""
         return self._locales.available
 
+    @property
+    def compiled_variants(self) -> int:
+        """How many template variants have been compiled (and CSS-inlined) so far."""
+        return len(self._emails) + len(self._pushes)
+
     def negotiate(self, locale: str) -> str:
         """Best available catalog locale: ``sv_SE`` → ``sv`` → the default locale."""
         found = self._negotiated.get(locale)
@@ -208,7 +213,7 @@ class Renderer:
         return _EmailSkeleton(
             subject=_line(subject),
             preheader=_line(preheader),
-            html=Skeleton.build(html),
+            html=Skeleton.build(html.rstrip() + "\n"),
             text=Skeleton.build(text.strip() + "\n"),
         )
 

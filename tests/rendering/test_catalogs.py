@@ -1,0 +1,129 @@
+"""`ticketnotify catalog check` passes on what ships and names each broken entry."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from ticketnotify import catalogs
+from ticketnotify.catalogs import check_catalogs, markup, placeholders
+
+from .conftest import LOCALES_DIR
+
+SV_PO = Path("sv") / "LC_MESSAGES" / "ticketnotify.po"
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ticketnotify")
+    catalogs.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+@pytest.fixture
+def locales(tmp_path: Path) -> Path:
+    target = tmp_path / "locales"
+    shutil.copytree(LOCALES_DIR, target)
+    return target
+
+
+def edit(po: Path, old: str, new: str) -> None:
+    text = po.read_text("utf-8")
+    assert old in text
+    po.write_text(text.replace(old, new, 1), "utf-8")
+
+
+def test_shipped_catalogs_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    assert check_catalogs(LOCALES_DIR) == []
+    assert run_cli(["catalog", "check"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_broken_placeholder_fails_with_a_clear_line(
+    locales: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    po = locales / SV_PO
+    edit(
+        po,
+        'msgstr "Ditt supportärende %(ticket)s har uppdaterats"',
+        'msgstr "Ditt supportärende %(ticket) har uppdaterats"',
+    )
+    assert run_cli(["catalog", "check", "--locales", str(locales)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{po}:")
+    assert (
+        "placeholders differ in msgid 'Your support ticket %(ticket)s has been updated'" in lines[0]
+    )
+    assert "msgid has %(ticket)s, msgstr has none" in lines[0]
+
+
+def test_brace_placeholders_are_checked_too() -> None:
+    assert placeholders("Hej {name}, {{literal}} %(ticket)s 100%%") == {
+        "{name}": 1,
+        "%(ticket)s": 1,
+    }
+
+
+def test_each_problem_kind_gets_its_own_line(locales: Path) -> None:
+    po = locales / SV_PO
+    edit(po, 'msgstr "Visa ärendet"', 'msgstr ""')
+    edit(po, 'msgid "Updated:"', '#, fuzzy\nmsgid "Updated:"')
+    edit(po, "<strong>Skicka</strong>", "<b>Skicka</b>")
+    edit(po, 'msgstr "Ny status: %(status)s"', 'msgstr "Ny status: {status}"')
+    problems = [str(p) for p in check_catalogs(locales)]
+    assert any("untranslated: msgid 'View ticket'" in p for p in problems)
+    assert any("fuzzy: msgid 'Updated:'" in p for p in problems)
+    assert any("markup differs" in p and "msgstr has </b>, <b>" in p for p in problems)
+    assert any("placeholders differ" in p and "msgstr has {status}" in p for p in problems)
+    assert len(problems) == 4, problems
+
+
+def test_stale_catalogs_are_reported(locales: Path) -> None:
+    po = locales / SV_PO
+    edit(po, 'msgid "Updated:"\nmsgstr "Uppdaterat:"', 'msgid "Updated at:"\nmsgstr "Uppdaterat:"')
+    problems = [str(p) for p in check_catalogs(locales)]
+    assert any(
+        "stale: msgid 'Updated:' is used by the templates but missing" in p for p in problems
+    )
+    assert any("stale: msgid 'Updated at:' is no longer used" in p for p in problems)
+
+
+def test_markup_compares_tags_with_attributes() -> None:
+    assert markup('<a class="link" href="%(u)s">x</a>') == markup(
+        '<a  class="link" href="%(u)s">y</a>'
+    )
+    assert markup("<strong>x</strong>") != markup("<b>x</b>")
+
+
+def test_babel_cfg_extracts_what_messages_pot_holds(tmp_path: Path) -> None:
+    """The translator workflow's first step reproduces the shipped template exactly."""
+    out = tmp_path / "messages.pot"
+    root = LOCALES_DIR.parent
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            str(root / "babel.cfg"),
+            "-o",
+            str(out),
+            "--no-location",
+            "--sort-output",
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=root,
+    )
+    with out.open("rb") as fresh, (LOCALES_DIR / "messages.pot").open("rb") as shipped:
+        assert {m.id for m in read_po(fresh)} == {m.id for m in read_po(shipped)}

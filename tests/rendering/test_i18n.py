@@ -1,0 +1,78 @@
+"""Locale negotiation, clear locale errors, and .po edits visible without compiling."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ticketnotify.errors import ConfigurationError, UnknownLocaleError
+from ticketnotify.events import Guest, Ticket, TicketUpdate, UpdateKind
+from ticketnotify.i18n import parse_locale
+from ticketnotify.rendering import Renderer
+
+from .conftest import LOCALES_DIR
+
+
+@pytest.mark.parametrize(
+    ("asked", "got"),
+    [
+        ("sv_SE", "sv"),
+        ("sv-FI", "sv"),
+        ("sv", "sv"),
+        ("en_GB", "en"),
+        ("en", "en"),
+        ("fr_FR", "en"),
+        ("de", "en"),
+    ],
+)
+def test_negotiation_falls_back_from_region_to_language_to_default(asked: str, got: str) -> None:
+    assert Renderer().negotiate(asked) == got
+
+
+def test_default_locale_is_configurable() -> None:
+    assert Renderer(default_locale="sv").negotiate("fr") == "sv"
+
+
+@pytest.mark.parametrize("bad", ["", "not a locale", "xx_YY_ZZ!", "123", "en__US"])
+def test_a_string_that_is_not_a_locale_is_refused_clearly(bad: str) -> None:
+    with pytest.raises(UnknownLocaleError, match="is not a locale") as info:
+        Renderer().negotiate(bad)
+    assert isinstance(info.value, ValueError)  # hosts may catch the builtin
+    assert info.value.field == "locale"
+
+
+def test_parse_locale_accepts_dashes() -> None:
+    assert str(parse_locale("sv-SE")) == "sv_SE"
+
+
+def test_missing_default_catalog_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="default locale 'de' has no catalog"):
+        Renderer(default_locale="de")
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        Renderer(locales_dir=tmp_path / "nowhere")
+
+
+def test_a_translators_po_edit_shows_without_compiling(tmp_path: Path) -> None:
+    locales = tmp_path / "locales"
+    shutil.copytree(LOCALES_DIR, locales)
+    po = locales / "sv" / "LC_MESSAGES" / "ticketnotify.po"
+    text = po.read_text("utf-8")
+    assert 'msgstr "Visa ärendet"' in text
+    po.write_text(text.replace('msgstr "Visa ärendet"', 'msgstr "Öppna ärendet nu"'), "utf-8")
+    assert not list(locales.rglob("*.mo"))  # nothing compiled, before or after
+
+    update = TicketUpdate(
+        event_id="e",
+        ticket=Ticket(id="1", subject="S"),
+        kind=UpdateKind.RESOLVED,
+        recipient=Guest(email="g@example.com", locale="sv_SE"),
+        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    email = Renderer(locales_dir=locales).render_update_email(
+        update, ticket_url="u", app_url=None, guest=True, include_excerpt=False
+    )
+    assert "Öppna ärendet nu" in email.html and "Visa ärendet" not in email.html
+    assert not list(locales.rglob("*.mo"))

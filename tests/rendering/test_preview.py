@@ -1,0 +1,106 @@
+"""`ticketnotify preview` writes a gallery whose .eml files a mail client (and stdlib) opens."""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from ticketnotify import preview
+from ticketnotify.events import AccountUser, UpdateKind
+from ticketnotify.examples import default_examples_dir, load_examples
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.hrefs.append(unquote(href))
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ticketnotify")
+    preview.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("previews")
+    assert run_cli(["preview", str(default_examples_dir()), "--out", str(out)]) == 0
+    return out
+
+
+def test_every_example_locale_and_kind_is_rendered_and_linked(gallery: Path) -> None:
+    updates = load_examples(default_examples_dir())
+    assert any(u.event_id.startswith("stress-") for u in updates)
+    parser = _Links()
+    parser.feed((gallery / "index.html").read_text("utf-8"))
+    linked = set(parser.hrefs)
+    written = {p.relative_to(gallery).as_posix() for p in gallery.rglob("*") if p.is_file()}
+    assert linked == written - {"index.html"}  # every file linked, every link exists
+
+    accounts = sum(isinstance(u.recipient, AccountUser) for u in updates)
+    per_combo = 2 * len(UpdateKind)  # en + sv × kinds
+    assert sum(n.endswith(".eml") for n in written) == len(updates) * per_combo
+    assert sum(n.endswith(".push.json") for n in written) == accounts * per_combo
+    for suffix in (".html", ".txt"):
+        assert (
+            sum(n.endswith(suffix) and n != "index.html" for n in written)
+            == len(updates) * per_combo
+        )
+
+
+def test_each_eml_parses_with_both_alternatives(gallery: Path) -> None:
+    emls = sorted(gallery.rglob("*.eml"))
+    assert emls
+    for path in emls:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert msg.get_content_type() == "multipart/alternative"
+        plain = msg.get_body(preferencelist=("plain",))
+        html = msg.get_body(preferencelist=("html",))
+        assert plain is not None and html is not None
+        stem = path.with_suffix("")
+        assert plain.get_content().replace("\r\n", "\n") == stem.with_suffix(".txt").read_text(
+            "utf-8"
+        )
+        assert html.get_content().replace("\r\n", "\n") == stem.with_suffix(".html").read_text(
+            "utf-8"
+        )
+        lang = path.parent.name
+        expected = "Ditt supportärende" if lang == "sv" else "Your support ticket"
+        assert str(msg["Subject"]).startswith(expected)
+        assert msg["Auto-Submitted"] == "auto-generated"
+
+
+def test_push_json_and_stress_examples(gallery: Path) -> None:
+    pushes = sorted(gallery.rglob("*.push.json"))
+    assert pushes
+    for path in pushes:
+        data = json.loads(path.read_text("utf-8"))
+        assert data["title"] and data["body"] and data["locale"] == path.parent.name
+    html = next(gallery.glob("*stress-html-emoji-excerpt/sv/info_requested.html")).read_text(
+        "utf-8"
+    )
+    assert "&lt;script&gt;alert(&#x27;xss&#x27;)&lt;/script&gt;" in html
+    assert "<script" not in html and "😀👩‍👩‍👧‍👦🇸🇪" in html
+    rtl = next(gallery.glob("*stress-rtl-name/en/agent_reply.html")).read_text("utf-8")
+    assert (
+        re.search(r"Hi ليلى العبدالله,", rtl)
+        and '<bdi dir="auto">مشكلة في تسجيل الدخول</bdi>' in rtl
+    )
+    long_text = next(gallery.glob("*stress-long-subject/sv/agent_reply.txt")).read_text("utf-8")
+    assert "hänvisade hit" in long_text
