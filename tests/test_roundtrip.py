@@ -1,0 +1,108 @@
+"""publish → outbox → worker → real loopback peers (aiosmtpd, HTTP/2 APNs and FCM stand-ins)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ticketnotify.cli import main
+from ticketnotify.errors import ConfigurationError, InvalidInputError
+from ticketnotify.events import AccountUser, Guest, TicketUpdate
+from ticketnotify.guest.links import GuestLinks
+from ticketnotify.loopback.stack import LoopbackStack
+from ticketnotify.notifier import Notifier
+from ticketnotify.outbox import JobStatus, MemoryOutbox
+from ticketnotify.outbox.sqlite import SQLiteOutbox
+from ticketnotify.worker import Worker
+
+from .conftest import FakeClock
+
+KEY = b"k" * 32
+URL = "https://help.example.com/guest/{ticket_id}?token={token}"
+
+
+async def test_account_and_guest_delivered_over_real_protocols(
+        tmp_path: Path, account: AccountUser, guest: Guest,
+        make_update: Callable[..., TicketUpdate]) -> None:
+    outbox = SQLiteOutbox(tmp_path / "outbox.sqlite3")
+    links = GuestLinks([KEY], URL)
+    notifier = Notifier(outbox, guest_links=links)
+    first = notifier.publish(make_update(account, event_id="e-1"))
+    second = notifier.publish(make_update(guest, event_id="e-2", ticket_id="777"))
+    assert [d.channel for d in first.planned] == ["apns", "fcm", "email"]
+    assert first.stored == 3 and second.stored == 1
+
+    async with LoopbackStack() as stack:
+        assert stack.apns and stack.fcm
+        stats = await Worker(outbox, stack.channels()).drain()
+        mails = await stack.smtp.wait_for(2)
+        (apns,) = await stack.apns.wait_for_requests(1)
+        fcm = stack.fcm.sends()
+
+    assert stats.delivered == 4 and stats.dead == 0
+    assert apns.path == f"/3/device/{account.devices[0].token}"
+    assert [r.json()["message"]["token"] for r in fcm] == [account.devices[1].token]
+    by_rcpt = {m.rcpt_tos: m.message for m in mails}
+    to_anna = by_rcpt[(account.email,)]
+    assert to_anna["Subject"] == "Ditt supportärende 12345 har uppdaterats"
+    to_sam = by_rcpt[(guest.email,)]
+    text = to_sam.get_body(("plain",)).get_content()
+    link = re.search(r"https://help\.example\.com/guest/777\?token=(\S+)", text)
+    assert link, text
+    opened = links.open(link.group(1), email=guest.email, ticket_id="777")
+    assert opened.ticket_id == "777"
+    assert guest.email not in link.group(0), "the address is not readable from the link"
+    for job_key in (d.idempotency_key for d in first.planned + second.planned):
+        job = outbox.get(job_key)
+        assert job and job.status is JobStatus.DELIVERED
+    outbox.close()
+
+
+async def test_publishing_the_same_event_twice_stores_nothing_new(
+        clock: FakeClock, account: AccountUser, make_update: Callable[..., TicketUpdate]) -> None:
+    outbox = MemoryOutbox()
+    notifier = Notifier(outbox, clock=clock)
+    assert notifier.publish(make_update(account)).stored == 3
+    again = await notifier.apublish(make_update(account))
+    assert again.stored == 0 and again.duplicate
+    assert sum(c.count for c in outbox.counts()) == 3
+
+
+def test_a_bad_update_in_a_batch_stores_nothing(
+        clock: FakeClock, account: AccountUser, guest: Guest,
+        make_update: Callable[..., TicketUpdate]) -> None:
+    outbox = MemoryOutbox()
+    notifier = Notifier(outbox, clock=clock)  # no guest links configured
+    with pytest.raises(ConfigurationError, match="guest links"):
+        notifier.publish_many([make_update(account, event_id="a"), make_update(guest, event_id="b")])
+    assert outbox.counts() == []
+    with pytest.raises(InvalidInputError, match="update"):
+        notifier.publish("not an update")  # type: ignore[arg-type]
+    assert outbox.counts() == []
+
+
+def test_push_text_has_no_conversation_content_by_default(
+        account: AccountUser, make_update: Callable[..., TicketUpdate]) -> None:
+    outbox = MemoryOutbox()
+    secret = "Your new PIN is 4711"
+    Notifier(outbox).publish(make_update(account, excerpt=secret))
+    pushes = [outbox.get(d.idempotency_key) for d in
+              Notifier(MemoryOutbox()).publish(make_update(account, excerpt=secret)).planned
+              if d.is_push]
+    for job in pushes:
+        assert job is not None
+        assert secret not in job.message["title"] + job.message["body"]
+
+
+def test_demo_delivers_every_channel_and_exits_zero(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "guest link in the email to sam.taylor@example.com: https://" in out
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 4
+    pushes = sorted(p.name for p in (tmp_path / "push").glob("*.json"))
+    assert [p.split("-", 1)[1] for p in pushes] == ["apns.json", "fcm.json"]
+    assert "missing" not in out and "dead" not in out
