@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -56,5 +57,22 @@ def shorten(text: str, limit: int) -> str:
     text = text.strip()
     if len(text) <= limit:
         return text
-    cut = text[:limit].rsplit(None, 1)[0] if " " in text[:limit] else text[:limit]
-    return cut.rstrip(" ,.;:") + "…"
+    head = text[:limit]
+    if any(c.isspace() for c in head[limit // 2 :]):
+        head = head.rsplit(None, 1)[0]
+    else:  # one long word: do not split an emoji sequence or a letter from its accent
+        end = limit
+        while end > 1 and (_joins(text[end]) or text[end - 1] == "\u200d"):
+            end -= 1
+        head = text[:end]
+    return head.rstrip(" ,.;:") + "…"
+
+
+def _joins(char: str) -> bool:
+    """True for code points that belong to the character before them."""
+    return (
+        unicodedata.category(char) in ("Mn", "Me", "Mc", "Sk")
+        or char in "\u200d\ufe0f\ufe0e"
+        or "\U0001f3fb" <= char <= "\U0001f3ff"  # skin tones
+        or "\U000e0020" <= char <= "\U000e007f"  # tag sequences (flags)
+    )
