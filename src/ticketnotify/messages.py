@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 
@@ -23,8 +23,8 @@ class EmailMessage:
     preheader: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form for the outbox."""
-        return {"kind": self.kind, **asdict(self)}
+        """Plain JSON-able form for the outbox (flat fields: no deep copy on the publish path)."""
+        return {"kind": self.kind, **{name: getattr(self, name) for name in _EMAIL_FIELDS}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +46,14 @@ class PushMessage:
     data: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form for the outbox."""
-        return {"kind": self.kind, **asdict(self)}
+        """Plain JSON-able form for the outbox; ``data`` is copied so the message stays frozen."""
+        values = {name: getattr(self, name) for name in _PUSH_FIELDS}
+        values["data"] = dict(self.data)
+        return {"kind": self.kind, **values}
 
+
+_EMAIL_FIELDS = tuple(f.name for f in fields(EmailMessage))
+_PUSH_FIELDS = tuple(f.name for f in fields(PushMessage))
 
 Message = EmailMessage | PushMessage
 
