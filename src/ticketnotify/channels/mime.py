@@ -26,19 +26,27 @@ _DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 
 
 def header_text(value: str) -> str:
-    """Neutralise line breaks and control characters so no value can start a new header."""
-    return _UNSAFE.sub(" ", value)
+    """Neutralise line breaks, control characters and RFC 2047 look-alikes in header text.
+
+    Whitespace runs become one space: the folder otherwise splits encoded words at tabs,
+    and readers drop whitespace between encoded words.
+
+    A literal ``=?utf-8?q?=0D=0A?=`` in a display name is decoded by Python's own header
+    folder into a raw CRLF (found by the hypothesis test), so "=?" and "?=" get an invisible
+    word joiner: they then stay text instead of being read as an encoded word.
+    """
+    return " ".join(_UNSAFE.sub(" ", value).split()).replace("=?", "=\u2060?").replace("?=", "?\u2060=")
 
 
 def _id_part(value: str, *, limit: int = 64) -> str:
     """Use ``value`` in a msg-id when it is plain atext, else a digest of it (still stable)."""
-    if len(value) <= limit and _ID_SAFE.match(value):
+    if len(value) <= limit and _ID_SAFE.fullmatch(value):
         return value
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:40]
 
 
 def _check_domain(domain: str) -> str:
-    if len(domain) > 253 or not _DOMAIN.match(domain):
+    if len(domain) > 253 or not _DOMAIN.fullmatch(domain):
         raise InvalidInputError("domain", f"{domain!r} is not a host name usable in a Message-ID")
     return domain
 
@@ -124,5 +132,19 @@ def build_mime(
 
 
 def mime_bytes(msg: MIMEMessage) -> bytes:
-    """Serialise with CRLF line ends, the form that goes on the wire and into .eml files."""
-    return msg.as_bytes(policy=POLICY)
+    """Serialise with CRLF line ends, the form that goes on the wire and into .eml files.
+
+    The header block is checked after serialisation too: every line must be a header we
+    set or a folded continuation, so no input can smuggle a header past us.
+    """
+    raw = msg.as_bytes(policy=POLICY)
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    names: list[bytes] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and names:
+            continue
+        name, sep, _ = line.partition(b":")
+        names.append(name.lower() if sep else line)
+    if names != [name.lower().encode("ascii") for name in msg.keys()]:
+        raise InvalidInputError("headers", "a header value broke out of its line; refusing to send")
+    return raw
