@@ -62,8 +62,12 @@ def shorten(text: str, limit: int) -> str:
         head = head.rsplit(None, 1)[0]
     else:  # one long word: do not split an emoji sequence or a letter from its accent
         end = limit
-        while end > 1 and (_joins(text[end]) or text[end - 1] == "\u200d"):
+        while end > 0 and (_joins(text[end]) or text[end - 1] == "\u200d"):
             end -= 1
+        if end == 0:  # the first character alone is longer than the limit: keep it whole
+            end = limit
+            while end < len(text) and (_joins(text[end]) or text[end - 1] == "\u200d"):
+                end += 1
         head = text[:end]
     return head.rstrip(" ,.;:") + "…"
 
