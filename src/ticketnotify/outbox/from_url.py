@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..errors import ConfigurationError
 from .base import Outbox
 
@@ -9,8 +11,11 @@ DEFAULT_URL = "sqlite:///ticketnotify-outbox.sqlite3"
 
 
 def outbox_from_url(url: str) -> Outbox:
-    """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or ``postgresql://user@host/db``."""
-    if url.startswith(("postgresql://", "postgres://")):
+    """``sqlite:///relative.db``, ``sqlite:////abs/path.db``, ``postgresql://user@host/db``.
+
+    A libpq key=value string (``host=db1 dbname=helpdesk``) also names PostgreSQL.
+    """
+    if url.startswith(("postgresql://", "postgres://")) or re.match(r"\s*\w+\s*=", url):
         from .postgres import PostgresOutbox
 
         return PostgresOutbox(url)

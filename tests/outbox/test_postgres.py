@@ -1,0 +1,113 @@
+"""PostgreSQL specifics: publishing inside the host's transaction, reconnects, schema races."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from ticketnotify.errors import ConfigurationError
+from ticketnotify.outbox.postgres import PostgresOutbox
+
+from .test_contract import job
+
+T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+
+
+def host_tables(conn: psycopg.Connection) -> None:  # type: ignore[type-arg]
+    conn.execute("CREATE TABLE IF NOT EXISTS host_tickets (id text PRIMARY KEY, status text)")
+    conn.execute("TRUNCATE host_tickets")
+    conn.commit()
+
+
+def test_a_rolled_back_host_transaction_leaves_no_job(
+    pg_outbox: PostgresOutbox, pg_conninfo: str
+) -> None:
+    with psycopg.connect(pg_conninfo) as host:
+        host_tables(host)
+        host.execute("INSERT INTO host_tickets VALUES ('T-1', 'solved')")
+        assert pg_outbox.add([job("a"), job("b", "apns")], T0, transaction=host) == 2
+        host.rollback()
+        assert host.execute("SELECT count(*) FROM host_tickets").fetchone() == (0,)
+    assert pg_outbox.get("a") is None and pg_outbox.get("b") is None
+    assert pg_outbox.counts() == []
+
+
+def test_a_committed_host_transaction_stores_update_and_jobs_together(
+    pg_outbox: PostgresOutbox, pg_conninfo: str
+) -> None:
+    with psycopg.connect(pg_conninfo) as host:
+        host_tables(host)
+        with host.transaction():
+            host.execute("INSERT INTO host_tickets VALUES ('T-1', 'solved')")
+            assert pg_outbox.add([job("a")], T0, transaction=host) == 1
+            # Not visible to workers before the host commits.
+            assert pg_outbox.claim(T0, 10, 60, "w") == []
+        assert pg_outbox.add([job("a")], T0, transaction=host) == 0
+        host.commit()
+    assert [j.idempotency_key for j in pg_outbox.claim(T0, 10, 60, "w")] == ["a"]
+
+
+def test_a_host_exception_inside_the_transaction_block_rolls_back_the_jobs(
+    pg_outbox: PostgresOutbox, pg_conninfo: str
+) -> None:
+    host = psycopg.connect(pg_conninfo, autocommit=True)
+    with host, pytest.raises(RuntimeError), host.transaction():
+        pg_outbox.add([job("a")], T0, transaction=host)
+        raise RuntimeError("ticket save failed")
+    assert pg_outbox.get("a") is None
+
+
+def test_only_a_psycopg_connection_can_be_joined(pg_outbox: PostgresOutbox) -> None:
+    with pytest.raises(ConfigurationError, match="psycopg Connection"):
+        pg_outbox.add([job("a")], T0, transaction="BEGIN")
+    assert pg_outbox.get("a") is None
+
+
+def test_the_store_reconnects_after_its_connection_is_killed(
+    pg_outbox: PostgresOutbox, pg_conninfo: str
+) -> None:
+    pg_outbox.add([job("a")], T0)
+    with psycopg.connect(pg_conninfo, autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND application_name = ''"
+        ).fetchall()
+    assert killed
+    with pytest.raises(psycopg.OperationalError):
+        pg_outbox.get("a")
+    assert pg_outbox.get("a") is not None  # the next call opens a fresh connection
+
+
+def test_racing_schema_creation_applies_migrations_once(pg_conninfo: str) -> None:
+    with psycopg.connect(pg_conninfo, autocommit=True) as admin:
+        admin.execute("DROP TABLE IF EXISTS ticketnotify_outbox")
+        admin.execute("DELETE FROM ticketnotify_schema WHERE component = 'outbox'")
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def open_store() -> None:
+        try:
+            start.wait(timeout=10)
+            PostgresOutbox(pg_conninfo).close()
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    with psycopg.connect(pg_conninfo) as conn:
+        assert conn.execute(
+            "SELECT version FROM ticketnotify_schema WHERE component = 'outbox'"
+        ).fetchone() == (1,)
+
+
+def test_an_unreachable_server_is_a_configuration_error_saying_what_to_check() -> None:
+    with pytest.raises(ConfigurationError, match="server is running"):
+        PostgresOutbox("host=127.0.0.1 port=1 user=postgres connect_timeout=2")

@@ -1,0 +1,50 @@
+"""Acceptance: several worker processes share one PostgreSQL outbox and never double-send."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+from ticketnotify.loopback.smtp import LoopbackSMTPServer
+from ticketnotify.outbox.base import ChannelCount, JobStatus
+from ticketnotify.outbox.postgres import PostgresOutbox
+
+from .sink import CountingHandler, email_jobs, now_utc
+
+ROOT = Path(__file__).resolve().parents[2]
+
+JOBS = 10_000
+WORKERS = 3
+
+
+async def test_three_worker_processes_deliver_each_job_exactly_once(
+    pg_outbox: PostgresOutbox, pg_conninfo: str
+) -> None:
+    assert pg_outbox.add(email_jobs(JOBS), now_utc()) == JOBS
+    handler = CountingHandler()
+    async with LoopbackSMTPServer(handler=handler) as sink:
+        command = [sys.executable, "-m", "ticketnotify.outbox.cli", "worker",
+                   "--outbox", pg_conninfo, "--channels", "tests.outbox.raw_smtp:channels",
+                   "--batch", "50", "--concurrency", "25", "--idle", "0.1", "--progress", "0"]
+        env = {**os.environ, "SINK_PORT": str(sink.port), "PYTHONPATH": str(ROOT)}
+        workers = [
+            await asyncio.create_subprocess_exec(
+                *command, stderr=asyncio.subprocess.PIPE, env=env, cwd=ROOT)
+            for _ in range(WORKERS)
+        ]
+        await handler.wait_until(distinct=JOBS, timeout=240)
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        outputs = [await asyncio.wait_for(w.communicate(), 60) for w in workers]
+        assert [w.returncode for w in workers] == [0] * WORKERS
+
+    assert handler.total == JOBS, f"{handler.total - JOBS} messages were sent twice"
+    assert set(handler.seen) == {job.idempotency_key for job in email_jobs(JOBS)}
+    per_worker = [int(re.findall(rb"delivered=(\d+)", err)[-1]) for _, err in outputs]
+    assert sum(per_worker) == JOBS
+    assert all(n > 0 for n in per_worker), f"a worker delivered nothing: {per_worker}"
+    assert pg_outbox.counts() == [ChannelCount("email", JobStatus.DELIVERED, JOBS)]

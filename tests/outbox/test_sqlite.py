@@ -1,0 +1,59 @@
+"""SQLite specifics: WAL, joining a host connection on the same file, clear refusals."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ticketnotify.errors import ConfigurationError
+from ticketnotify.outbox.sqlite import SQLiteOutbox
+
+from .test_contract import job
+
+T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+
+
+def test_the_file_is_in_wal_mode_and_versioned(tmp_path: Path) -> None:
+    SQLiteOutbox(tmp_path / "o.db").close()
+    conn = sqlite3.connect(tmp_path / "o.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+    conn.close()
+
+
+def test_publishing_on_a_rolled_back_host_connection_leaves_no_job(tmp_path: Path) -> None:
+    store = SQLiteOutbox(tmp_path / "o.db")
+    host = sqlite3.connect(tmp_path / "o.db")
+    host.execute("CREATE TABLE tickets (id TEXT PRIMARY KEY, status TEXT)")
+    host.commit()
+    host.execute("INSERT INTO tickets VALUES ('T-1', 'solved')")
+    assert store.add([job("a"), job("b")], T0, transaction=host) == 2
+    host.rollback()
+    assert store.get("a") is None and store.counts() == []
+    host.execute("INSERT INTO tickets VALUES ('T-1', 'solved')")
+    assert store.add([job("a")], T0, transaction=host) == 1
+    host.commit()
+    assert store.get("a") is not None
+    host.close()
+
+
+def test_a_failing_row_stores_none_of_the_update(tmp_path: Path) -> None:
+    store = SQLiteOutbox(tmp_path / "o.db")
+    broken = job("b")
+    object.__setattr__(broken, "channel", None)  # NOT NULL violated by the second row
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add([job("a"), broken], T0)
+    assert store.get("a") is None
+
+
+def test_refusals_say_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="durability"):
+        SQLiteOutbox(tmp_path / "o.db", durability="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="check the path"):
+        SQLiteOutbox(tmp_path / "missing-dir" / "o.db")
+    store = SQLiteOutbox(tmp_path / "o.db")
+    with pytest.raises(ConfigurationError, match=r"sqlite3\.Connection"):
+        store.add([job("a")], T0, transaction=object())
