@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from ticketnotify.errors import InvalidInputError, TicketNotifyError, UnknownLocaleError
 from ticketnotify.events import (
-    AccountUser, Device, Guest, Platform, Ticket, TicketUpdate, UpdateKind,
+    AccountUser,
+    Device,
+    Guest,
+    Platform,
+    Ticket,
+    TicketUpdate,
+    UpdateKind,
 )
 
 from .conftest import T0
@@ -58,6 +64,22 @@ def test_bad_field_is_named(build: Any, field: str) -> None:
 def test_unknown_locale_has_its_own_class() -> None:
     with pytest.raises(UnknownLocaleError, match="not a locale"):
         Guest("sam@example.com", locale="klingon_XX")
+
+
+@pytest.mark.parametrize("address", [
+    "anna@example.se", "info@räksmörgås.se", "o'brien+tickets@mail.example.co.uk", "åsa@exempel.se",
+])
+def test_real_addresses_are_accepted(address: str) -> None:
+    assert Guest(address).email == address
+
+
+@pytest.mark.parametrize("address", [
+    "anna@example", "anna@@example.se", "anna@.example.se", "anna@example.se.", "an na@example.se",
+    "anna@exa_mple.se", "<anna@example.se>", "anna@example.5",
+])
+def test_non_addresses_are_refused(address: str) -> None:
+    with pytest.raises(InvalidInputError, match="recipient.email"):
+        Guest(address)
 
 
 def test_locale_is_normalised() -> None:

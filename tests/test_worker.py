@@ -8,8 +8,12 @@ import pytest
 
 from ticketnotify.channels.memory import MemoryChannel
 from ticketnotify.errors import (
-    DeliveryError, DeliveryTimeoutError, InvalidAddressError, PermanentDeliveryError,
-    TicketNotifyError, TransientDeliveryError,
+    DeliveryError,
+    DeliveryTimeoutError,
+    InvalidAddressError,
+    PermanentDeliveryError,
+    TicketNotifyError,
+    TransientDeliveryError,
 )
 from ticketnotify.events import Device, Platform
 from ticketnotify.messages import EmailMessage, PushMessage

@@ -10,10 +10,10 @@ import secrets
 import shutil
 from pathlib import Path
 
+from .errors import ConfigurationError
 from .events import AccountUser, TicketUpdate
 from .examples import default_examples_dir, load_examples
 from .guest.links import GuestLinks
-from .loopback.stack import LoopbackStack
 from .notifier import Notifier, PublishResult
 from .outbox.base import JobStatus
 from .outbox.sqlite import SQLiteOutbox
@@ -38,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run_demo(examples: Path | None, out: Path) -> int:
     """Publish → SQLite outbox → worker → loopback peers; exit 0 only if every delivery arrived."""
+    try:
+        from .loopback.stack import LoopbackStack
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the demo needs the loopback servers ({exc.name} is missing): "
+            "pip install 'ticketnotify[demo]'") from exc
     updates = load_examples(examples or default_examples_dir() / "events.json")
     for sub in ("mail", "push"):
         shutil.rmtree(out / sub, ignore_errors=True)
@@ -106,5 +112,6 @@ def _report(updates: list[TicketUpdate], results: list[PublishResult], outbox: S
             rows.append((update.event_id, who, d.channel, to, status))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
+        cells = "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True))
+        print(f"  {cells}  {row[4]}")
     return ok

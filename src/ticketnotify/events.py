@@ -13,7 +13,10 @@ from babel import Locale
 from .errors import InvalidInputError, UnknownLocaleError
 
 # Pragmatic address check: one @, a dotted domain, no whitespace or control characters.
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z0-9-]{2,}$")
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f<>(),;:\"\[\]\\]+"  # local part: no spaces, controls or specials
+    r"@(?:[^\W_](?:(?:[^\W_]|-)*[^\W_])?\.)+[^\W\d_](?:[^\W_]|-)*[^\W_]$"  # dotted domain, IDN too
+)
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00\u2028\u2029\x85\x0b\x0c]")
 
 
@@ -199,5 +202,6 @@ class TicketUpdate:
                 raise InvalidInputError("excerpt", "is longer than 20000 characters")
         if self.status is not None:
             check_text("status", self.status, max_len=200)
-        if not isinstance(self.new_replies, int) or isinstance(self.new_replies, bool) or self.new_replies < 1:
+        n = self.new_replies
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise InvalidInputError("new_replies", "must be a positive integer")

@@ -117,6 +117,7 @@ class Worker:
         self._store = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ticketnotify-outbox")
         self._unsettled: dict[int, Job] = {}  # claimed, outcome not yet decided
         self._stopping = False
+        self.stopping = asyncio.Event()  # set once a stop was noticed and no new sends start
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
         """Run a store method on the store thread; finish it even if the caller is cancelled."""
@@ -156,6 +157,7 @@ class Worker:
         Store failures (a database restart) are logged and retried, never fatal.
         """
         self._stopping = False
+        self.stopping.clear()
         stopped = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
@@ -180,6 +182,7 @@ class Worker:
     async def _stop_batch(self, batch: asyncio.Future[int]) -> None:
         """Let started sends finish within the grace period; cancel the rest (they are released)."""
         self._stopping = True
+        self.stopping.set()
         done, _ = await asyncio.wait({batch}, timeout=self.shutdown_grace)
         if not done:
             log.warning("sends still running after %.1fs; releasing them", self.shutdown_grace)
