@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -230,3 +231,12 @@ def test_payload_json_is_what_was_measured() -> None:
     payload = fitted_payload(push(title="🇸🇪" * 3000, body="å" * 3000))
     encoded = serialize(payload)
     assert len(encoded) <= 4096 and json.loads(encoded) == payload
+
+
+async def test_context_without_alpn_still_speaks_http2(server: APNsLoopback,
+                                                       signing_key: tuple[str, bytes]) -> None:
+    # aioapns' own default context offers no ALPN; APNs (and the stand-in) accept that.
+    plain = ssl.create_default_context(cafile=server.certificate.ca_file)
+    async with APNsChannel(config_for(server, signing_key[0], ssl_context=plain)) as ch:
+        assert (await ch.send(push())).detail == "200"
+    assert server.requests[0].protocol == "h2"

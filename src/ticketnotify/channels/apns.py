@@ -144,6 +144,20 @@ def _protocol_class(base: type[APNsTLSClientProtocol], host: str | None, port: i
             self.conn.acknowledge_received_data(len(raw_data), stream_id)
             super().on_data_received(raw_data, stream_id)
 
+        flush_scheduled = False
+
+        def flush(self) -> None:
+            # aioapns writes (one TLS record, one syscall) after every push; with many
+            # streams in flight, write once per event-loop turn instead.
+            if not self.flush_scheduled:
+                self.flush_scheduled = True
+                self.loop.call_soon(self.flush_now)
+
+        def flush_now(self) -> None:
+            self.flush_scheduled = False
+            if self.transport is not None and not self.transport.is_closing():
+                super().flush()
+
         def connection_lost(self, exc: Exception | None) -> None:
             # A send we timed out on leaves a cancelled future behind; aioapns would call
             # set_exception on it and log InvalidStateError.

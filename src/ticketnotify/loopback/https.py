@@ -35,6 +35,7 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"
 
 
 CONNECTION_WINDOW = 16 * 1024 * 1024
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,7 @@ class _Connection(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.impl: _H2 | _H11 | None = None
+        self.sniffed = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -173,11 +175,21 @@ class _Connection(asyncio.Protocol):
         alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
         if alpn == "h2":
             self.impl = _H2(self.server, transport)
-        else:
+        elif alpn is not None:
             self.impl = _H11(self.server, transport)
+        # No ALPN (aioapns' default context offers none; Apple accepts that): sniff the preface.
 
     def data_received(self, data: bytes) -> None:
-        assert self.impl is not None
+        if self.impl is None:
+            assert self.transport is not None
+            self.sniffed += data
+            if len(self.sniffed) < len(_H2_PREFACE) and _H2_PREFACE.startswith(self.sniffed):
+                return
+            if self.sniffed.startswith(_H2_PREFACE):
+                self.impl = _H2(self.server, self.transport)
+            else:
+                self.impl = _H11(self.server, self.transport)
+            data, self.sniffed = self.sniffed, b""
         self.impl.feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
