@@ -52,12 +52,16 @@ class RecordingHandler:
             path = self.eml_dir / f"{len(self.messages) + 1:05d}.eml"
             path.write_bytes(data)
         peer = session.peer
+        transport = server.transport
+        tls = session.ssl is not None or (
+            transport is not None and transport.get_extra_info("sslcontext") is not None
+        )
         self.messages.append(ReceivedMessage(
             mail_from=envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
             data=data,
             peer=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
-            tls=session.ssl is not None,
+            tls=tls,
             eml_path=path,
         ))
         async with self._changed:
