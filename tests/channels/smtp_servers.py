@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -154,16 +156,17 @@ class SinkServer:
 
 
 @asynccontextmanager
-async def smtp_sink(tmp: Path, *options: str, dump: bool = True) -> AsyncIterator[SinkServer]:
+async def smtp_sink(*options: str, dump: bool = True) -> AsyncIterator[SinkServer]:
     """Run Postfix's smtp-sink on a fresh loopback port until the block ends.
 
     smtp-sink gives no readiness signal, so we wait for its 220 greeting: connect attempts
     are refused until it listens, and each refusal is followed by a wait on the process
     itself (which also notices if it died, e.g. because the port was taken).
     """
-    dump_dir = tmp / "sink"
-    dump_dir.mkdir(mode=0o777, exist_ok=True)
-    dump_dir.chmod(0o777)  # smtp-sink drops privileges to nobody before writing
+    # smtp-sink drops privileges to nobody before writing, and pytest's tmp_path lives in a
+    # private (0700) folder, so the dumps go to a world-writable folder of their own.
+    dump_dir = Path(tempfile.mkdtemp(prefix="smtp-sink-"))
+    dump_dir.chmod(0o777)
     for _attempt in range(5):
         port = free_port()
         args = [SMTP_SINK, "-u", "nobody", "-a", *options]
@@ -177,11 +180,13 @@ async def smtp_sink(tmp: Path, *options: str, dump: bool = True) -> AsyncIterato
             break
         await _stop(proc)
     else:
+        shutil.rmtree(dump_dir, ignore_errors=True)
         raise RuntimeError("smtp-sink did not start on any of 5 ports")
     try:
         yield SinkServer(port, dump_dir)
     finally:
         await _stop(proc)
+        shutil.rmtree(dump_dir, ignore_errors=True)
 
 
 async def _greets(proc: asyncio.subprocess.Process, port: int) -> bool:
