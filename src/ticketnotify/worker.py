@@ -159,22 +159,27 @@ class Worker:
         self._stopping = False
         self.stopping.clear()
         stopped = asyncio.ensure_future(stop.wait())
+        batch: asyncio.Future[int] | None = None
         try:
             while not stop.is_set():
                 batch = asyncio.ensure_future(self.run_once())
                 await asyncio.wait({batch, stopped}, return_when=asyncio.FIRST_COMPLETED)
                 if not batch.done():
                     await self._stop_batch(batch)
-                try:
-                    claimed = batch.result()
-                except Exception:
-                    self.stats.store_errors += 1
-                    log.exception("outbox call failed; trying again in %.1fs", idle_interval)
-                    claimed = 0
+                claimed = 0
+                if not batch.cancelled():
+                    try:
+                        claimed = batch.result()
+                    except Exception:
+                        self.stats.store_errors += 1
+                        log.exception("outbox call failed; trying again in %.1fs", idle_interval)
                 if not claimed and not stop.is_set():
                     await asyncio.wait({stopped}, timeout=idle_interval)
         finally:
             stopped.cancel()
+            if batch is not None and not batch.done():  # run() itself was cancelled
+                batch.cancel()
+                await asyncio.gather(batch, return_exceptions=True)
             self._stopping = False
             await self._call(lambda: None)  # every queued outcome is recorded before we return
         return self.stats

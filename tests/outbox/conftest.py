@@ -7,11 +7,13 @@ PostgreSQL tests use their own database (``ticketnotify_test`` unless
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from ticketnotify.outbox.base import Outbox
 from ticketnotify.outbox.memory import MemoryOutbox
@@ -23,12 +25,16 @@ TEST_DB = "ticketnotify_test"
 
 
 @pytest.fixture(scope="session")
-def pg_conninfo() -> str:
-    """Conninfo of a database the tests may wipe; created on first use."""
-    override = os.environ.get("TICKETNOTIFY_TEST_PG")
-    if override:
-        conninfo = override
-    else:
+def pg_conninfo() -> Iterator[str]:
+    """Conninfo of a schema of our own in the test database, dropped at the end.
+
+    Each test session gets its own schema (through ``search_path``), so two test runs
+    on one server, or several helpers running the suite at once, never see each
+    other's jobs.
+    """
+    base = os.environ.get("TICKETNOTIFY_TEST_PG") or (
+        f"host=127.0.0.1 port=5432 user=postgres dbname={TEST_DB}")
+    if not os.environ.get("TICKETNOTIFY_TEST_PG"):
         try:
             with psycopg.connect(ADMIN_CONNINFO, autocommit=True, connect_timeout=5) as admin:
                 exists = admin.execute(
@@ -36,15 +42,30 @@ def pg_conninfo() -> str:
                 ).fetchone()
                 if not exists:
                     admin.execute(f'CREATE DATABASE "{TEST_DB}"')
+        except psycopg.errors.DuplicateDatabase:
+            pass  # another test run created it a moment ago
         except psycopg.Error as exc:
             pytest.fail(f"PostgreSQL is required for the outbox tests and is unreachable: {exc}")
-        conninfo = f"host=127.0.0.1 port=5432 user=postgres dbname={TEST_DB}"
+    schema = f"test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
-        with psycopg.connect(conninfo, connect_timeout=5):
-            pass
+        with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
     except psycopg.Error as exc:
-        pytest.fail(f"PostgreSQL test database {conninfo!r} is unreachable: {exc}")
-    return conninfo
+        pytest.fail(f"PostgreSQL test database {base!r} is unreachable: {exc}")
+    yield make_conninfo(base, options=f"-csearch_path={schema}", application_name=schema)
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def kill_connections(conninfo: str) -> int:
+    """Terminate this session's other connections, as a database restart would."""
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = current_setting('application_name')"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return len(rows)
 
 
 def wipe_pg(conninfo: str) -> None:

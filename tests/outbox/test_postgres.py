@@ -11,6 +11,7 @@ import pytest
 from ticketnotify.errors import ConfigurationError
 from ticketnotify.outbox.postgres import PostgresOutbox
 
+from .conftest import kill_connections
 from .test_contract import job
 
 T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -70,13 +71,7 @@ def test_the_store_reconnects_after_its_connection_is_killed(
     pg_outbox: PostgresOutbox, pg_conninfo: str
 ) -> None:
     pg_outbox.add([job("a")], T0)
-    with psycopg.connect(pg_conninfo, autocommit=True) as admin:
-        killed = admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            " AND application_name = ''"
-        ).fetchall()
-    assert killed
+    assert kill_connections(pg_conninfo) >= 1
     with pytest.raises(psycopg.OperationalError):
         pg_outbox.get("a")
     assert pg_outbox.get("a") is not None  # the next call opens a fresh connection

@@ -1,0 +1,151 @@
+"""Worker life on every store: stopping gracefully, crashed workers' leases, hung sends."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from ticketnotify.channels.base import Channel
+from ticketnotify.channels.memory import MemoryChannel
+from ticketnotify.messages import Message, Receipt
+from ticketnotify.outbox.base import JobStatus, NewJob, Outbox
+from ticketnotify.outbox.postgres import PostgresOutbox
+from ticketnotify.worker import Worker
+
+from ..conftest import FakeClock
+from .conftest import kill_connections
+from .sink import email_jobs
+
+
+class GateChannel(Channel):
+    """Sends block until the test opens the gate; counts sends started and cancelled."""
+
+    name: ClassVar[str] = "gate"
+    carries: ClassVar[str] = "email"
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.started = 0
+        self.cancelled = 0
+        self.sent: list[str] = []
+        self._changed = asyncio.Condition()
+
+    async def send(self, message: Message) -> Receipt:
+        async with self._changed:
+            self.started += 1
+            self._changed.notify_all()
+        try:
+            await self.gate.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        self.sent.append(message.delivery_id)
+        return Receipt(channel=self.name, delivery_id=message.delivery_id)
+
+    async def wait_started(self, count: int) -> None:
+        async with asyncio.timeout(10), self._changed:
+            await self._changed.wait_for(lambda: self.started >= count)
+
+
+def statuses(outbox: Outbox, jobs: list[NewJob]) -> list[tuple[JobStatus, int, bool]]:
+    """(status, attempts, leased?) per job, in publishing order."""
+    found = [outbox.get(j.idempotency_key) for j in jobs]
+    return [(j.status, j.attempts, j.lease_until is not None) for j in found if j is not None]
+
+
+async def test_stopping_finishes_started_sends_and_releases_the_rest(
+    outbox: Outbox, clock: FakeClock
+) -> None:
+    jobs = email_jobs(10)
+    outbox.add(jobs, clock())
+    gate = GateChannel()
+    worker = Worker(outbox, {"email": gate}, batch_size=10, concurrency=2, clock=clock)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, idle_interval=0.05))
+    await gate.wait_started(2)
+    stop.set()
+    await asyncio.wait_for(worker.stopping.wait(), 10)
+    gate.gate.set()
+    stats = await asyncio.wait_for(running, 10)
+
+    assert (stats.delivered, stats.released, gate.started) == (2, 8, 2)
+    assert sorted(statuses(outbox, jobs)) == sorted(
+        [(JobStatus.DELIVERED, 1, False)] * 2 + [(JobStatus.PENDING, 0, False)] * 8)
+    # Released jobs are immediately claimable by any other worker, unattempted.
+    assert len(outbox.claim(clock(), 100, 60, "next-worker")) == 8
+
+
+async def test_sends_outlasting_the_grace_period_are_cancelled_and_released(
+    outbox: Outbox, clock: FakeClock
+) -> None:
+    jobs = email_jobs(4)
+    outbox.add(jobs, clock())
+    gate = GateChannel()  # never opens: a peer that hangs
+    worker = Worker(outbox, {"email": gate}, concurrency=4, clock=clock, shutdown_grace=0.05)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await gate.wait_started(4)
+    stop.set()
+    stats = await asyncio.wait_for(running, 10)
+    assert (stats.delivered, stats.released, gate.cancelled) == (0, 4, 4)
+    assert statuses(outbox, jobs) == [(JobStatus.PENDING, 0, False)] * 4
+
+
+async def test_a_crashed_workers_jobs_are_delivered_once_its_lease_expires(
+    outbox: Outbox, clock: FakeClock
+) -> None:
+    jobs = email_jobs(3)
+    outbox.add(jobs, clock())
+    assert len(outbox.claim(clock(), 10, 30, "worker-that-crashed")) == 3
+    channel = MemoryChannel()
+    worker = Worker(outbox, {"email": channel}, clock=clock, lease_seconds=30)
+    await worker.drain()
+    assert channel.sent == []
+    clock.advance(30)
+    await worker.drain()
+    assert sorted(m.delivery_id for m in channel.sent) == [j.idempotency_key for j in jobs]
+    assert statuses(outbox, jobs) == [(JobStatus.DELIVERED, 1, False)] * 3
+
+
+async def test_a_hung_send_times_out_and_is_retried_later(
+    outbox: Outbox, clock: FakeClock
+) -> None:
+    jobs = email_jobs(1)
+    outbox.add(jobs, clock())
+    worker = Worker(outbox, {"email": GateChannel()}, clock=clock, send_timeout=0.05)
+    stats = await worker.drain()
+    stored = outbox.get(jobs[0].idempotency_key)
+    assert stats.retried == 1
+    assert stored is not None and stored.status is JobStatus.PENDING and stored.attempts == 1
+    assert "longer than" in (stored.last_error or "")
+    assert stored.next_attempt_at > clock()
+
+
+async def test_an_unreadable_stored_message_is_dead_lettered(
+    outbox: Outbox, clock: FakeClock
+) -> None:
+    outbox.add([NewJob("fax-1", "email", {"kind": "fax", "to": "+46 8 123"})], clock())
+    stats = await Worker(outbox, {"email": MemoryChannel()}, clock=clock).drain()
+    stored = outbox.get("fax-1")
+    assert stats.dead == 1
+    assert stored is not None and stored.status is JobStatus.DEAD
+    assert "unreadable message" in (stored.last_error or "")
+
+
+async def test_the_run_loop_survives_losing_its_database_connection(
+    pg_outbox: PostgresOutbox, pg_conninfo: str
+) -> None:
+    channel = MemoryChannel()
+    worker = Worker(pg_outbox, {"email": channel})
+    stop = asyncio.Event()
+    assert await worker.run_once() == 0  # the worker's connection is open and idle now
+    assert kill_connections(pg_conninfo) >= 1
+    running = asyncio.create_task(worker.run(stop, idle_interval=0.05))
+    publisher = PostgresOutbox(pg_conninfo)
+    publisher.add(email_jobs(3), FakeClock()())
+    publisher.close()
+    await channel.wait_for(3, timeout=10)
+    stop.set()
+    stats = await asyncio.wait_for(running, 10)
+    assert stats.store_errors >= 1
+    assert stats.delivered == 3
