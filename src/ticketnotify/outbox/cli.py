@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import Any
 
 from ..channels.base import Channel
 from ..errors import ConfigurationError, InvalidInputError
@@ -29,6 +29,14 @@ def parse_age(text: str) -> timedelta:
     if not match:
         raise InvalidInputError("--older-than", f"{text!r} is not an age like 30d, 12h or 90m")
     return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+def _age_argument(text: str) -> timedelta:
+    """argparse shows an ArgumentTypeError's own words, so the user sees the expected form."""
+    try:
+        return parse_age(text)
+    except InvalidInputError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from exc
 
 
 def _add_outbox_option(parser: argparse.ArgumentParser) -> None:
@@ -80,12 +88,12 @@ def register(subparsers: Any) -> None:
     retry.set_defaults(func=retry_command)
     purge = commands.add_parser("purge", help="delete delivered and dead jobs older than an age")
     _add_outbox_option(purge)
-    purge.add_argument("--older-than", required=True, type=parse_age, metavar="AGE",
+    purge.add_argument("--older-than", required=True, type=_age_argument, metavar="AGE",
                        help="e.g. 30d, 12h, 90m")
     purge.set_defaults(func=purge_command)
 
 
-def status_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def status_command(args: argparse.Namespace) -> int:
     """Print counts by channel and status, and how long the oldest pending job has waited."""
     store = outbox_from_url(args.outbox)
     try:
@@ -100,38 +108,38 @@ def status_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                        for c in counts],
             "oldest_pending": oldest.isoformat() if oldest else None,
             "oldest_pending_age_s": (now - oldest).total_seconds() if oldest else None,
-        }), file=out)
+        }))
         return 0
-    print(f"{'channel':<12} {'status':<10} {'jobs':>10}", file=out)
+    print(f"{'channel':<12} {'status':<10} {'jobs':>10}")
     for c in counts:
-        print(f"{c.channel:<12} {c.status.value:<10} {c.count:>10}", file=out)
+        print(f"{c.channel:<12} {c.status.value:<10} {c.count:>10}")
     if oldest is None:
-        print("oldest pending: none", file=out)
+        print("oldest pending: none")
     else:
         age = (now - oldest).total_seconds()
-        print(f"oldest pending: {oldest.isoformat()} ({age:.0f}s ago)", file=out)
+        print(f"oldest pending: {oldest.isoformat()} ({age:.0f}s ago)")
     return 0
 
 
-def retry_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def retry_command(args: argparse.Namespace) -> int:
     """Give dead jobs fresh attempts (after fixing what killed them)."""
     store = outbox_from_url(args.outbox)
     try:
         revived = store.retry_dead(datetime.now(UTC), channel=args.channel)
     finally:
         store.close()
-    print(f"{revived} dead job(s) pending again", file=out)
+    print(f"{revived} dead job(s) pending again")
     return 0
 
 
-def purge_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def purge_command(args: argparse.Namespace) -> int:
     """Delete finished jobs; pending ones are never purged."""
     store = outbox_from_url(args.outbox)
     try:
         removed = store.purge(datetime.now(UTC) - args.older_than)
     finally:
         store.close()
-    print(f"{removed} finished job(s) purged", file=out)
+    print(f"{removed} finished job(s) purged")
     return 0
 
 
