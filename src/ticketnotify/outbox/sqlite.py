@@ -78,16 +78,17 @@ def _dump(message: dict[str, Any]) -> str:
 class SQLiteOutbox(Outbox):
     """Outbox in one SQLite file; several worker processes may share it (writes serialise).
 
-    ``durability="full"`` fsyncs every commit so a power cut loses nothing;
-    ``"normal"`` survives any process crash (SIGKILL included) but may lose the last
-    commits on power loss, and publishes several times faster.
+    ``durability="normal"`` (default) keeps every committed publish through any process
+    crash, SIGKILL included, but a power cut or kernel crash may roll back the last
+    commits; ``"full"`` fsyncs each commit so even that loses nothing, at a fraction
+    of the publish rate. Neither ever corrupts the file.
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
-        durability: Literal["full", "normal"] = "full",
+        durability: Literal["full", "normal"] = "normal",
         busy_timeout: float = 30.0,
     ) -> None:
         if durability not in ("full", "normal"):
@@ -102,6 +103,10 @@ class SQLiteOutbox(Outbox):
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={durability.upper()}")
+            # Checkpoint the WAL less often and keep hot pages cached: publishing writes a
+            # few pages per transaction, and frequent checkpoints cost more than the writes.
+            self._conn.execute("PRAGMA wal_autocheckpoint=10000")
+            self._conn.execute("PRAGMA cache_size=-16000")
         except sqlite3.Error as exc:
             raise ConfigurationError(
                 f"cannot open SQLite outbox {self.path!r}: {exc}; check the path and permissions"
