@@ -100,6 +100,11 @@ class Worker:
             raise ConfigurationError("batch_size and concurrency must be at least 1")
         if lease_seconds <= 0:
             raise ConfigurationError("lease_seconds must be positive: it is how long a job is ours")
+        if send_timeout is not None and not 0 < send_timeout < lease_seconds:
+            raise ConfigurationError(
+                f"send_timeout ({send_timeout}s) must be positive and shorter than "
+                f"lease_seconds ({lease_seconds}s), or another worker may claim a job in flight"
+            )
         self.outbox = outbox
         self.channels = dict(channels)
         self.on_invalid_device = on_invalid_device
@@ -138,9 +143,17 @@ class Worker:
         send_by = time.monotonic() + max(0.0, self.lease_seconds - self.send_timeout) * 0.9
         self._unsettled.update((job.id, job) for job in jobs)
         try:
-            await asyncio.gather(*(self._deliver(job, send_by) for job in jobs))
+            # Every send finishes (or is cancelled) before unsent jobs are released, even
+            # when recording one outcome failed: a release must never free a job in flight.
+            outcomes = await asyncio.gather(
+                *(self._deliver(job, send_by) for job in jobs), return_exceptions=True
+            )
         finally:
             await self._release_unsettled()
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):  # the job keeps its lease and is re-claimed
+                self.stats.store_errors += 1
+                log.error("recording an outcome failed: %r", outcome)
         return len(jobs)
 
     async def drain(self) -> WorkerStats:

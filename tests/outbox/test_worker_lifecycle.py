@@ -149,3 +149,39 @@ async def test_the_run_loop_survives_losing_its_database_connection(
     stats = await asyncio.wait_for(running, 10)
     assert stats.store_errors >= 1
     assert stats.delivered == 3
+
+
+class DatabaseKillingChannel(MemoryChannel):
+    """Delivers, then cuts the store's database connections, as a failover would."""
+
+    def __init__(self, conninfo: str) -> None:
+        super().__init__()
+        self.conninfo = conninfo
+        self.killing = True
+
+    async def send(self, message: Message) -> Receipt:
+        receipt = await super().send(message)
+        if self.killing:
+            kill_connections(self.conninfo)
+        return receipt
+
+
+async def test_an_outcome_that_cannot_be_recorded_is_sent_again_after_the_lease(
+    pg_outbox: PostgresOutbox, pg_conninfo: str, clock: FakeClock
+) -> None:
+    jobs = email_jobs(1)
+    pg_outbox.add(jobs, clock())
+    channel = DatabaseKillingChannel(pg_conninfo)
+    worker = Worker(pg_outbox, {"email": channel}, clock=clock, lease_seconds=60)
+    assert await worker.run_once() == 1
+    assert worker.stats.store_errors == 1 and worker.stats.delivered == 0
+    stored = pg_outbox.get(jobs[0].idempotency_key)
+    assert stored is not None and stored.status is JobStatus.PENDING
+    assert stored.lease_until is not None  # kept, not released: it may have been delivered
+
+    assert await worker.run_once() == 0
+    clock.advance(60)
+    channel.killing = False
+    await worker.drain()
+    assert [m.delivery_id for m in channel.sent] == [jobs[0].idempotency_key] * 2
+    assert pg_outbox.get(jobs[0].idempotency_key).status is JobStatus.DELIVERED  # type: ignore[union-attr]
