@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ticketnotify.channels.apns import APNsChannel, APNsConfig
 from ticketnotify.errors import (
     ConfigurationError,
+    DeliveryTimeoutError,
     InvalidAddressError,
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -240,3 +241,17 @@ async def test_context_without_alpn_still_speaks_http2(server: APNsLoopback,
     async with APNsChannel(config_for(server, signing_key[0], ssl_context=plain)) as ch:
         assert (await ch.send(push())).detail == "200"
     assert server.requests[0].protocol == "h2"
+
+
+async def test_silent_peer_is_a_delivery_timeout(server: APNsLoopback,
+                                                 signing_key: tuple[str, bytes]) -> None:
+    # TLS handshake completes, then nothing: no SETTINGS, no response.
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0,
+                                        ssl=server.certificate.server_context())
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        async with APNsChannel(config_for(server, signing_key[0], port=port, timeout=0.3)) as ch:
+            with pytest.raises(DeliveryTimeoutError):
+                await ch.send(push())
+    finally:
+        silent.close()

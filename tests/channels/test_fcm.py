@@ -17,6 +17,7 @@ from ticketnotify.channels.fcm import FCM_SCOPE, FCMChannel, FCMConfig
 from ticketnotify.channels.retry_after import parse_retry_after
 from ticketnotify.errors import (
     ConfigurationError,
+    DeliveryTimeoutError,
     InvalidAddressError,
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -213,3 +214,26 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
 def test_payload_is_valid_json_of_pyfcm_shape(channel: FCMChannel) -> None:
     body = json.loads(channel.payload(push()))
     assert body["validate_only"] is False and body["message"]["token"] == TOKEN
+
+
+async def test_silent_peer_times_out_on_token_fetch_and_on_send(
+        server: FCMLoopback, service_key: tuple[str, bytes]) -> None:
+    # A TLS server that accepts and never answers: first as the OAuth endpoint, then as FCM.
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0,
+                                        ssl=server.certificate.server_context(("http/1.1",)))
+    silent_base = f"https://127.0.0.1:{silent.sockets[0].getsockname()[1]}"
+    try:
+        hung_token = credentials_for(server, service_key[0])
+        hung_token._token_uri = f"{silent_base}/token"
+        async with FCMChannel(FCMConfig(credentials=hung_token, timeout=0.3,
+                                        endpoint_base=server.endpoint_base,
+                                        verify=server.certificate.ca_file)) as ch:
+            with pytest.raises(DeliveryTimeoutError):
+                await ch.send(push())
+        async with FCMChannel(FCMConfig(credentials=credentials_for(server, service_key[0]),
+                                        timeout=0.3, endpoint_base=f"{silent_base}/v1/projects",
+                                        verify=server.certificate.ca_file)) as ch:
+            with pytest.raises(DeliveryTimeoutError):
+                await ch.send(push())
+    finally:
+        silent.close()

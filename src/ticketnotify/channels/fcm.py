@@ -84,6 +84,19 @@ class _VerifyingSession(requests.Session):
         return settings
 
 
+class _TimedRequest(google.auth.transport.requests.Request):
+    """google-auth's transport with our timeout: its default lets a token fetch hang 120 s."""
+
+    def __init__(self, session: requests.Session, timeout: float) -> None:
+        super().__init__(session)
+        self._timeout = timeout
+
+    def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
+                 timeout: float | None = None, **kwargs: Any) -> Any:
+        return super().__call__(url, method=method, body=body,  # type: ignore[no-untyped-call]
+                                headers=headers, timeout=timeout or self._timeout, **kwargs)
+
+
 class _FCMClient(FCMNotification):  # type: ignore[misc]
     """pyfcm with one send per call, our endpoint and CA bundle, and token reuse."""
 
@@ -94,6 +107,7 @@ class _FCMClient(FCMNotification):  # type: ignore[misc]
         if config.endpoint_base:
             self.FCM_END_POINT_BASE = config.endpoint_base  # instance shadows the class value
         self._verify = config.verify
+        self._timeout = config.timeout
         self._token_lock = threading.Lock()
         self._stale_token: str | None = None
 
@@ -107,7 +121,7 @@ class _FCMClient(FCMNotification):  # type: ignore[misc]
             if not creds.valid or creds.token == self._stale_token:
                 session = _VerifyingSession()
                 session.verify = self._verify
-                creds.refresh(google.auth.transport.requests.Request(session))
+                creds.refresh(_TimedRequest(session, self._timeout))
             token: str = creds.token
             return token
 
@@ -174,9 +188,17 @@ class FCMChannel(Channel):
         except requests.Timeout:
             raise DeliveryTimeoutError(f"FCM did not answer within {self.config.timeout}s; "
                                        "will retry", code="timeout") from None
-        except (requests.ConnectionError, TransportError) as exc:
+        except requests.ConnectionError as exc:
             raise TransientDeliveryError(f"could not reach FCM ({exc}); will retry; check "
                                          "network access to Google", code="connection") from exc
+        except TransportError as exc:  # google-auth wraps the token fetch's requests error
+            if isinstance(exc.__cause__, requests.Timeout):
+                raise DeliveryTimeoutError(
+                    f"the OAuth token endpoint did not answer within {self.config.timeout}s; "
+                    "will retry", code="token_timeout") from exc
+            raise TransientDeliveryError(f"could not fetch an OAuth token ({exc}); will retry; "
+                                         "check network access to Google",
+                                         code="token_fetch") from exc
         except RefreshError as exc:
             if getattr(exc, "retryable", False):
                 raise TransientDeliveryError(f"OAuth token refresh failed ({exc}); will retry",
