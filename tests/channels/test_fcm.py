@@ -103,6 +103,14 @@ async def test_data_values_are_sent_as_strings(channel: FCMChannel, server: FCML
     assert isinstance(data, dict) and data["count"] == "3" and data["flag"] == "True"
 
 
+async def test_keys_fcm_reserves_are_left_out_of_data(channel: FCMChannel,
+                                                      server: FCMLoopback) -> None:
+    await channel.send(push(data={"from": "x", "google.sent": "y", "kind": "resolved"}))
+    (message,) = server.sent_to(TOKEN)
+    data = message["data"]
+    assert isinstance(data, dict) and set(data) == {"kind", "ticket_id", "deep_link"}
+
+
 async def test_unregistered_token_is_an_invalid_address(
         channel: FCMChannel, server: FCMLoopback) -> None:
     server.unregistered(TOKEN)

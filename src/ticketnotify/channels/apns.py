@@ -1,11 +1,12 @@
 """APNs adapter on aioapns: token auth, many concurrent streams on one HTTP/2 connection.
 
 Choices made on purpose (see docs/push.md):
-- ``apns-push-type: alert`` — the push shows text; iOS 13+ drops pushes without a type.
+- ``apns-push-type: alert`` — the push shows text; Apple requires the type on watchOS and
+  recommends it everywhere, and it must match the payload.
 - ``apns-priority: 10`` — deliver now: someone is waiting for the agent's answer. Priority 5
   lets iOS hold the push for power reasons, which is wrong for a reply notice.
-- ``apns-expiration`` 24 h later — APNs keeps one undelivered push per collapse id while the
-  phone is off; after a day the news is stale on a lock screen and the email carries it.
+- ``apns-expiration`` 24 h later — while the phone is off APNs keeps the app's latest push
+  until then; after a day the news is stale on a lock screen and the email carries it.
 - ``apns-collapse-id`` and ``thread-id`` per ticket — a newer update replaces an older one
   still on screen, and a ticket's pushes group together in Notification Center.
 """

@@ -137,9 +137,14 @@ class _FCMClient(FCMNotification):  # type: ignore[misc]
         return response
 
 
+def _reserved_data_key(key: str) -> bool:
+    """Keys FCM refuses in ``data`` (the whole send fails INVALID_ARGUMENT otherwise)."""
+    return key in ("from", "notification", "message_type") or key.startswith(("google", "gcm"))
+
+
 def fcm_fields(message: PushMessage, config: FCMConfig) -> dict[str, Any]:
     """pyfcm ``notify``/``parse_payload`` arguments other than title and body."""
-    data = {**{k: str(v) for k, v in message.data.items()},
+    data = {**{k: str(v) for k, v in message.data.items() if not _reserved_data_key(k)},
             "deep_link": message.deep_link, "ticket_id": message.ticket_id}
     notification: dict[str, str] = {"tag": message.collapse_id}
     if config.android_channel_id:

@@ -181,6 +181,10 @@ def _check_message(message: dict[str, object]) -> str:
     data = message.get("data", {})
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         return "Invalid value at 'message.data': values must be strings."
+    reserved = [k for k in data if k in ("from", "notification", "message_type")
+                or k.startswith(("google", "gcm"))]
+    if reserved:
+        return f"Invalid data payload key: {reserved[0]}"
     android = message.get("android", {})
     if isinstance(android, dict):
         ttl = android.get("ttl")
