@@ -58,14 +58,12 @@ async def h2_request(server: LoopbackHTTPSServer, path: str, headers: dict[str, 
 @pytest.fixture
 async def apns() -> AsyncIterator[APNsLoopback]:
     async with APNsLoopback(topic="com.example.app") as server:
-        assert isinstance(server, APNsLoopback)
         yield server
 
 
 @pytest.fixture
 async def fcm() -> AsyncIterator[FCMLoopback]:
     async with FCMLoopback(project_id="p1") as server:
-        assert isinstance(server, FCMLoopback)
         yield server
 
 
@@ -155,3 +153,14 @@ async def test_fcm_needs_an_issued_token_and_checks_messages(fcm: FCMLoopback) -
     assert replies[5].json() == {"name": "projects/p1/messages/1"}
     assert fcm.connections_accepted == 1  # HTTP/1.1 keep-alive across all seven requests
     assert {r.protocol for r in fcm.requests} == {"http/1.1"}
+
+
+async def test_malformed_http1_request_gets_400_and_close(fcm: FCMLoopback) -> None:
+    reader, writer = await asyncio.open_connection(
+        fcm.host, fcm.port, ssl=fcm.certificate.client_context(("http/1.1",)),
+        server_hostname="localhost")
+    writer.write(b"NONSENSE\r\ncontent-length: x\r\n\r\n")
+    reply = await asyncio.wait_for(reader.read(), 5)  # read() returns once the server closes
+    writer.close()
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    assert fcm.requests == []

@@ -11,7 +11,7 @@ import asyncio
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from h2.config import H2Configuration
 from h2.connection import H2Connection
@@ -114,7 +114,7 @@ class LoopbackHTTPSServer(ABC):
                 waiter.future.cancel()
         self._waiters.clear()
 
-    async def __aenter__(self) -> LoopbackHTTPSServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -284,15 +284,19 @@ class _H11:
             if end < 0:
                 return
             head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
-            method, path, _version = head[0].split(" ", 2)
             headers: dict[str, str] = {}
             for line in head[1:]:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
+            try:
+                method, path, _version = head[0].split(" ", 2)
+                length = int(headers.get("content-length", "0"))
+            except ValueError:
+                self._write(Reply(400), close=True)
+                return
             if "chunked" in headers.get("transfer-encoding", "").lower():
                 self._write(Reply(411), close=True)
                 return
-            length = int(headers.get("content-length", "0"))
             if len(self.buffer) < end + 4 + length:
                 return
             body = bytes(self.buffer[end + 4:end + 4 + length])
