@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ticketnotify.channels.base import Channel
+from ticketnotify.channels.memory import MemoryChannel
 from ticketnotify.outbox.base import JobStatus, NewJob
 from ticketnotify.outbox.cli import main, parse_age
 from ticketnotify.outbox.sqlite import SQLiteOutbox
@@ -84,3 +86,27 @@ def test_a_worker_without_channels_says_how_to_configure_one(
         monkeypatch.delenv(name, raising=False)
     assert main(["worker", "--once", "--outbox", f"sqlite:///{tmp_path}/o.db"]) == 2
     assert "no channels configured" in capsys.readouterr().err
+
+
+SENT_BY_FACTORY: list[MemoryChannel] = []
+
+
+def memory_channels() -> dict[str, Channel]:
+    """A host's channel factory, as named by ``--channels tests.outbox.test_cli:memory_channels``."""
+    SENT_BY_FACTORY.append(MemoryChannel())
+    return {"email": SENT_BY_FACTORY[-1], "apns": SENT_BY_FACTORY[-1]}
+
+
+def test_worker_once_delivers_through_the_hosts_channel_factory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = seeded(tmp_path / "o.db")
+    url = f"sqlite:///{tmp_path}/o.db"
+    factory = "tests.outbox.test_cli:memory_channels"
+    assert main(["worker", "--once", "--progress", "0", "--outbox", url, "--channels", factory]) == 0
+    assert sorted(m.delivery_id for m in SENT_BY_FACTORY[-1].sent) == ["job000003"]
+    assert "delivered=1 " in capsys.readouterr().err
+    assert {c.status for c in store.counts() if c.channel == "email"} == {
+        JobStatus.DELIVERED, JobStatus.DEAD}
+    assert main(["worker", "--once", "--outbox", url, "--channels", "no.such.module:x"]) == 2
+    assert "--channels 'no.such.module:x'" in capsys.readouterr().err

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import sys
-from pathlib import Path
 
 from ticketnotify.loopback.smtp import LoopbackSMTPServer
 from ticketnotify.outbox.base import ChannelCount, JobStatus
 from ticketnotify.outbox.postgres import PostgresOutbox
 
-from .sink import CountingHandler, email_jobs, now_utc
-
-ROOT = Path(__file__).resolve().parents[2]
+from .sink import CountingHandler, email_jobs, now_utc, worker_command
 
 JOBS = 10_000
 WORKERS = 3
@@ -27,13 +22,9 @@ async def test_three_worker_processes_deliver_each_job_exactly_once(
     assert pg_outbox.add(email_jobs(JOBS), now_utc()) == JOBS
     handler = CountingHandler()
     async with LoopbackSMTPServer(handler=handler) as sink:
-        command = [sys.executable, "-m", "ticketnotify.outbox.cli", "worker",
-                   "--outbox", pg_conninfo, "--channels", "tests.outbox.raw_smtp:channels",
-                   "--batch", "50", "--concurrency", "25", "--idle", "0.1", "--progress", "0"]
-        env = {**os.environ, "SINK_PORT": str(sink.port), "PYTHONPATH": str(ROOT)}
+        command = worker_command(pg_conninfo, sink.port, "--batch", "50", "--concurrency", "25")
         workers = [
-            await asyncio.create_subprocess_exec(
-                *command, stderr=asyncio.subprocess.PIPE, env=env, cwd=ROOT)
+            await asyncio.create_subprocess_exec(*command, stderr=asyncio.subprocess.PIPE)
             for _ in range(WORKERS)
         ]
         await handler.wait_until(distinct=JOBS, timeout=240)
