@@ -6,6 +6,7 @@ import asyncio
 import os
 import random
 import signal
+import sqlite3
 from pathlib import Path
 
 from ticketnotify.loopback.smtp import LoopbackSMTPServer
@@ -48,3 +49,28 @@ async def test_sigkilled_worker_delivers_every_job_at_least_once(tmp_path: Path)
     assert max(handler.seen.values()) <= 1 + KILLS, seed
     assert store.counts() == [ChannelCount("email", JobStatus.DELIVERED, JOBS)], seed
     assert store.oldest_pending() is None
+
+
+async def test_sigterm_mid_drain_records_every_send_and_leaves_nothing_leased(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    store = SQLiteOutbox(path)
+    store.add(email_jobs(2000), now_utc())
+    handler = CountingHandler()
+    async with LoopbackSMTPServer(handler=handler) as sink:
+        worker = await asyncio.create_subprocess_exec(
+            *worker_command(f"sqlite:///{path}", sink.port, "--batch", str(BATCH)))
+        await handler.wait_until(total=300)
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(worker.wait(), 60) == 0
+
+    assert handler.total == len(handler.seen), "a graceful stop re-sends nothing"
+    delivered = {c.status: c.count for c in store.counts()}
+    assert delivered[JobStatus.DELIVERED] == len(handler.seen)
+    assert delivered[JobStatus.DELIVERED] < 2000, "stopped before the end"
+    conn = sqlite3.connect(path)
+    leased = conn.execute(
+        "SELECT count(*) FROM ticketnotify_outbox WHERE lease_until IS NOT NULL").fetchone()
+    conn.close()
+    assert leased == (0,)

@@ -9,6 +9,7 @@ from ticketnotify.channels.base import Channel
 from ticketnotify.channels.memory import MemoryChannel
 from ticketnotify.messages import Message, Receipt
 from ticketnotify.outbox.base import JobStatus, NewJob, Outbox
+from ticketnotify.outbox.memory import MemoryOutbox
 from ticketnotify.outbox.postgres import PostgresOutbox
 from ticketnotify.worker import Worker
 
@@ -185,3 +186,29 @@ async def test_an_outcome_that_cannot_be_recorded_is_sent_again_after_the_lease(
     await worker.drain()
     assert [m.delivery_id for m in channel.sent] == [jobs[0].idempotency_key] * 2
     assert pg_outbox.get(jobs[0].idempotency_key).status is JobStatus.DELIVERED  # type: ignore[union-attr]
+
+
+class SlowPeer(MemoryChannel):
+    """A peer that takes ``seconds`` per message: slow, but inside the send timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    async def send(self, message: Message) -> Receipt:
+        await asyncio.sleep(self.seconds)  # the peer's slowness is the behaviour under test
+        return await super().send(message)
+
+
+async def test_no_send_starts_once_the_lease_is_nearly_spent(clock: FakeClock) -> None:
+    outbox = MemoryOutbox()
+    jobs = email_jobs(3)
+    outbox.add(jobs, clock())
+    # lease 4 s, sends may take 3 s: sends must start within 0.9 s of the claim.
+    worker = Worker(outbox, {"email": SlowPeer(1.5)}, clock=clock, concurrency=1,
+                    lease_seconds=4, send_timeout=3)
+    assert await worker.run_once() == 3
+    assert (worker.stats.delivered, worker.stats.released) == (1, 2)
+    assert statuses(outbox, jobs) == [
+        (JobStatus.DELIVERED, 1, False), (JobStatus.PENDING, 0, False),
+        (JobStatus.PENDING, 0, False)]
