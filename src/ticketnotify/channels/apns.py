@@ -125,7 +125,7 @@ def fitted_payload(message: PushMessage, sound: str | None = "default") -> dict[
 
 def _protocol_class(base: type[APNsTLSClientProtocol], host: str | None, port: int | None,
                     retry_after: dict[str, float]) -> type[APNsTLSClientProtocol]:
-    """aioapns' protocol with our endpoint and three fixes, set on one pool (no globals)."""
+    """aioapns' protocol with our endpoint, its gaps fixed; set on one pool, not globally."""
 
     class Protocol(base):  # type: ignore[valid-type,misc]
         APNS_SERVER = host or base.APNS_SERVER
