@@ -288,7 +288,19 @@ class Worker:
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
-    """Set ``stop`` on SIGTERM or SIGINT, so ``Worker.run`` shuts down gracefully."""
+    """SIGTERM/SIGINT set ``stop`` (graceful); a second one acts at once, as if no handler.
+
+    Acting at once is safe: jobs in flight keep their lease and are re-claimed after it.
+    """
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            log.warning("%s: finishing sends in flight; send it again to stop now", sig.name)
+            stop.set()
+            return
+        loop.remove_signal_handler(sig)
+        signal.raise_signal(sig)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)

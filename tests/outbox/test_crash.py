@@ -8,6 +8,7 @@ import random
 import signal
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from ticketnotify.loopback.smtp import LoopbackSMTPServer
 from ticketnotify.outbox.base import ChannelCount, JobStatus
@@ -74,3 +75,49 @@ async def test_sigterm_mid_drain_records_every_send_and_leaves_nothing_leased(
         "SELECT count(*) FROM ticketnotify_outbox WHERE lease_until IS NOT NULL").fetchone()
     conn.close()
     assert leased == (0,)
+
+
+class HangingHandler(CountingHandler):
+    """A peer that takes the message and never answers, until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.waiting = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        async with self._changed:
+            self.waiting += 1
+            self._changed.notify_all()
+        await self.release.wait()
+        return "451 4.3.0 let go"
+
+    async def wait_hanging(self, count: int, timeout: float = 60) -> None:
+        """Wake once ``count`` messages are stuck waiting for an answer."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: self.waiting >= count)
+
+
+async def test_a_second_sigterm_stops_at_once_and_the_leases_stay(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    store = SQLiteOutbox(path)
+    store.add(email_jobs(20), now_utc())
+    handler = HangingHandler()
+    async with LoopbackSMTPServer(handler=handler) as sink:
+        worker = await asyncio.create_subprocess_exec(
+            *worker_command(f"sqlite:///{path}", sink.port, "--grace", "600"),
+            stderr=asyncio.subprocess.PIPE)
+        await handler.wait_hanging(1)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.stderr is not None
+        warning = await asyncio.wait_for(worker.stderr.readline(), 30)
+        while b"send it again" not in warning:
+            warning = await asyncio.wait_for(worker.stderr.readline(), 30)
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(worker.wait(), 30) == -signal.SIGTERM
+        handler.release.set()
+
+    jobs = [store.get(job.idempotency_key) for job in email_jobs(20)]
+    assert all(j is not None and j.status is JobStatus.PENDING and j.attempts == 0 for j in jobs)
+    assert any(j is not None and j.lease_until is not None for j in jobs), (
+        "in-flight jobs keep their lease and are claimed again after it")

@@ -90,9 +90,16 @@ class PostgresOutbox(Outbox):
         self, conninfo: str | ConnectionFactory, *, create_schema: bool = True
     ) -> None:
         self._psycopg = _import_psycopg()
-        self._factory: ConnectionFactory = (
-            (lambda: self._psycopg.connect(conninfo)) if isinstance(conninfo, str) else conninfo
-        )
+        if isinstance(conninfo, str):
+            from psycopg.conninfo import conninfo_to_dict
+
+            # Without a timeout an unreachable server over the network hangs a worker for
+            # minutes; the host's own value, if any, wins.
+            extra = {} if "connect_timeout" in conninfo_to_dict(conninfo) else {
+                "connect_timeout": 10}
+            self._factory: ConnectionFactory = lambda: self._psycopg.connect(conninfo, **extra)
+        else:
+            self._factory = conninfo
         self._lock = threading.RLock()
         self._conn: psycopg.Connection[Any] | None = None
         if create_schema:

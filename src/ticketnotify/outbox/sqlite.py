@@ -95,6 +95,11 @@ class SQLiteOutbox(Outbox):
             raise ConfigurationError(
                 f"durability must be 'full' or 'normal', not {durability!r}"
             )
+        if sqlite3.sqlite_version_info < (3, 35):
+            raise ConfigurationError(
+                f"SQLiteOutbox needs SQLite 3.35 or newer (UPDATE ... RETURNING); this Python "
+                f"has {sqlite3.sqlite_version}: upgrade Python or use PostgresOutbox"
+            )
         self.path = os.fspath(path)
         self._lock = threading.RLock()
         try:
