@@ -40,8 +40,9 @@ class Fault:
 class FaultyHandler(RecordingHandler):
     """Accepts mail like the loopback server unless a fault is queued for the stage."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, pipelining: bool = False) -> None:
         super().__init__()
+        self.pipelining = pipelining
         self.faults: dict[str, list[Fault]] = {"MAIL": [], "RCPT": [], "DATA": []}
         self.unstall = asyncio.Event()
         self.stalled = asyncio.Event()
@@ -64,6 +65,16 @@ class FaultyHandler(RecordingHandler):
             server.transport.abort()
             return "421 4.4.2 dropped"  # never reaches the client: the socket is gone
         return fault.reply
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """Advertise PIPELINING when asked (aiosmtpd reads pipelined commands in order)."""
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]

@@ -20,9 +20,10 @@ from ticketnotify.messages import PushMessage
 from .smtp_servers import FaultyHandler, email_message
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[LoopbackSMTPServer]:
-    handler = FaultyHandler()
+@pytest.fixture(params=["lockstep", "pipelined"])
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[LoopbackSMTPServer]:
+    """Every behaviour holds both command by command and with RFC 2920 pipelining."""
+    handler = FaultyHandler(pipelining=request.param == "pipelined")
     async with LoopbackSMTPServer(handler=handler) as srv:
         yield srv
         handler.unstall.set()

@@ -68,7 +68,7 @@ async def test_tampered_message_fails_verification(key_pair: tuple[bytes, bytes]
     ))
     raw = ch.render(email_message(1))
     assert dkim.verify(raw, dnsfunc=dns_for(public))
-    tampered = raw.replace(b"Subject: [#T-1001]", b"Subject: [#T-9999]")
+    tampered = raw.replace(b"Message-ID: <dlv-0001@", b"Message-ID: <dlv-0002@")
     assert tampered != raw
     assert not dkim.verify(tampered, dnsfunc=dns_for(public))
 

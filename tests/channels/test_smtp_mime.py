@@ -166,12 +166,10 @@ def test_no_header_injection_through_any_text_field(
     assert m["To"].addresses[0].addr_spec == "anna.oberg@example.org"
     assert m["From"].addresses[0].addr_spec == "helpdesk@support.example.com"
     assert len(m["To"].addresses) == 1 and len(m["From"].addresses) == 1
-    # Content survives; only whitespace next to encoded-word boundaries may differ, because
-    # the stdlib folder and parser disagree on it for pathological input (readable text
-    # round-trips exactly: see the Swedish tests above).
-    for got, sent in [
-        (str(m["Subject"]), subject), (str(m["Thread-Topic"]), ticket_subject),
-        (m["To"].addresses[0].display_name, to_name),
-        (m["From"].addresses[0].display_name, sender_name),
-    ]:
+    assert str(m["Subject"]) == header_text(subject)
+    assert str(m["Thread-Topic"]) == header_text(ticket_subject)
+    # The stdlib's phrase parser puts a space between adjacent encoded words (RFC 2047 says
+    # to drop it), so display names are compared without spaces.
+    for got, sent in [(m["To"].addresses[0].display_name, to_name),
+                      (m["From"].addresses[0].display_name, sender_name)]:
         assert got.replace(" ", "") == header_text(sent).replace(" ", "")

@@ -21,9 +21,10 @@ from ..errors import (
 from ..messages import EmailMessage, Message, Receipt
 from .base import Channel
 from .dkim import DKIMConfig, dkim_sign
-from .mime import build_mime, message_id, mime_bytes
+from .mime import build_mime_bytes, message_id
 from .smtp_config import Security, SMTPConfig
 from .smtp_errors import connection_error, reply_error, timeout_error
+from .smtp_pipeline import StageError, pipelined_send
 from .smtp_pool import SMTPConnection, SMTPPool
 
 __all__ = ["DKIMConfig", "Security", "SMTPChannel", "SMTPConfig"]
@@ -64,11 +65,10 @@ class SMTPChannel(Channel):
     def render(self, message: EmailMessage) -> bytes:
         """The exact bytes this channel would put on the wire for ``message`` (DKIM included)."""
         cfg = self.config
-        mime = build_mime(
+        raw = build_mime_bytes(
             message, sender=cfg.sender, sender_name=cfg.sender_name, reply_to=cfg.reply_to,
             domain=cfg.domain, now=self._clock(),
         )
-        raw = mime_bytes(mime)
         return dkim_sign(raw, cfg.dkim) if cfg.dkim is not None else raw
 
     async def send(self, message: Message) -> Receipt:
@@ -142,6 +142,15 @@ class SMTPChannel(Channel):
         stage = "MAIL"
         try:
             options = [f"SIZE={len(raw)}"] if client.supports_extension("size") else []
+            if self.config.pipelining and client.supports_extension("pipelining"):
+                try:
+                    return await pipelined_send(
+                        client, self.config.sender, rcpt, raw,
+                        mail_options=options, timeout=self.config.timeout,
+                    )
+                except StageError as failed:
+                    stage = failed.stage
+                    raise failed.cause from failed
             await client.mail(self.config.sender, options=options)
             stage = "RCPT"
             await client.rcpt(rcpt)
@@ -154,6 +163,7 @@ class SMTPChannel(Channel):
                 await self._reset(client, stage)
                 if client.is_connected:
                     raise _ReusableError(error) from exc
+            client.close()
             raise _Failed(error, stale=stale) from exc
         except aiosmtplib.SMTPTimeoutError as exc:
             client.close()

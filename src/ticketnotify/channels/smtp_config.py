@@ -50,6 +50,7 @@ class SMTPConfig:
     password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
     pool_size: int = 4
+    pipelining: bool = True
     max_messages_per_connection: int = 100
     validate_certs: bool = True
     ca_file: str | None = None
@@ -155,7 +156,7 @@ class SMTPConfig:
             "host": get("HOST"), "port": number("PORT", int), "security": get("SECURITY"),
             "sender_name": get("SENDER_NAME"), "reply_to": get("REPLY_TO"),
             "username": get("USERNAME"), "timeout": number("TIMEOUT", float),
-            "pool_size": number("POOL_SIZE", int),
+            "pool_size": number("POOL_SIZE", int), "pipelining": flag("PIPELINING"),
             "max_messages_per_connection": number("MAX_MESSAGES_PER_CONNECTION", int),
             "validate_certs": flag("VALIDATE_CERTS"), "ca_file": get("CA_FILE"),
             "local_hostname": get("LOCAL_HOSTNAME"), "message_id_domain": get("MESSAGE_ID_DOMAIN"),
