@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import os
 import shutil
 import socket
 import ssl
@@ -180,7 +181,8 @@ async def smtp_sink(*options: str, dump: bool = True) -> AsyncIterator[SinkServe
     dump_dir.chmod(0o777)
     for _attempt in range(5):
         port = free_port()
-        args = [SMTP_SINK, "-u", "nobody", "-a", *options]
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []  # smtp-sink refuses root
+        args = [SMTP_SINK, *user, "-a", *options]
         if dump:
             args += ["-d", f"{dump_dir}/%Y%m%d%H%M%S."]
         proc = await asyncio.create_subprocess_exec(

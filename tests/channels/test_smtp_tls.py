@@ -9,10 +9,10 @@ import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from ticketnotify.channels.smtp import SMTPChannel, SMTPConfig
-from ticketnotify.errors import PermanentDeliveryError, TransientDeliveryError
+from ticketnotify.errors import InvalidAddressError, PermanentDeliveryError, TransientDeliveryError
 from ticketnotify.loopback.smtp import LoopbackSMTPServer
 
-from .smtp_servers import TLSFiles, email_message, make_self_signed
+from .smtp_servers import FaultyHandler, TLSFiles, email_message, make_self_signed
 
 
 @pytest.fixture
@@ -140,3 +140,25 @@ async def test_password_is_never_sent_in_clear_opportunistically() -> None:
         assert caught.value.code == "tls-unavailable"
         assert logins.attempts == []
         assert srv.messages == []
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit-tls"])
+async def test_pipelining_over_tls_keeps_the_connection(tls: TLSFiles, implicit: bool) -> None:
+    handler = FaultyHandler(pipelining=True)
+    async with LoopbackSMTPServer(
+        handler=handler, tls_context=tls.server_context(), implicit_tls=implicit,
+    ) as srv:
+        security = "implicit-tls" if implicit else "starttls-required"
+        async with SMTPChannel(config(srv.port, security=security, ca_file=str(tls.cert_file))) as ch:
+            await ch.send(email_message(1))
+            handler.fail("RCPT", "550 5.1.1 No such user")
+            with pytest.raises(InvalidAddressError):
+                await ch.send(email_message(2))
+            await ch.send(email_message(3))
+        got = await srv.wait_for(2)
+    assert [m.message["Message-ID"] for m in got] == [
+        "<dlv-0001@support.example.com>", "<dlv-0003@support.example.com>",
+    ]
+    assert all(m.tls for m in got)
+    assert srv.connections == 1
+    assert handler.quits == 1
