@@ -76,3 +76,9 @@ async def test_tampered_message_fails_verification(key_pair: tuple[bytes, bytes]
 def test_a_key_that_is_not_pem_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="PEM"):
         DKIMConfig(domain="support.example.com", selector="s", private_key=b"not a key")
+
+
+def test_a_broken_pem_key_is_refused_at_configuration() -> None:
+    broken = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+    with pytest.raises(ConfigurationError, match="does not parse"):
+        DKIMConfig(domain="support.example.com", selector="s", private_key=broken)

@@ -40,6 +40,8 @@ class DKIMConfig:
             raise ConfigurationError(
                 f"DKIM algorithm {self.algorithm!r} unsupported; use rsa-sha256 or ed25519-sha256"
             )
+        if self.algorithm == "rsa-sha256":
+            _check_rsa_key(self.private_key)
 
     @classmethod
     def from_files(cls, domain: str, selector: str, key_file: str | Path, **kw: Any) -> DKIMConfig:
@@ -49,6 +51,18 @@ class DKIMConfig:
         except OSError as exc:
             raise ConfigurationError(f"cannot read DKIM key file {key_file}: {exc}") from exc
         return cls(domain=domain, selector=selector, private_key=key, **kw)
+
+
+def _check_rsa_key(pem: bytes) -> None:
+    """Parse the key now, so a broken key fails at start-up and not on every send."""
+    try:
+        from dkim.crypto import UnparsableKeyError, parse_pem_private_key
+    except ImportError:  # pragma: no cover - dkimpy is an optional extra
+        return
+    try:
+        parse_pem_private_key(pem)
+    except UnparsableKeyError as exc:
+        raise ConfigurationError(f"DKIM private_key does not parse as an RSA key ({exc})") from exc
 
 
 def dkim_sign(raw: bytes, config: DKIMConfig) -> bytes:

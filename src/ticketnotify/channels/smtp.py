@@ -12,6 +12,7 @@ from typing import ClassVar
 import aiosmtplib
 
 from ..errors import (
+    ConfigurationError,
     DeliveryError,
     InvalidAddressError,
     InvalidInputError,
@@ -87,6 +88,8 @@ class SMTPChannel(Channel):
             raise PermanentDeliveryError(
                 f"cannot build the email: {exc}", code="bad-message"
             ) from exc
+        except ConfigurationError as exc:  # DKIM signing failed: hold the mail until fixed
+            raise TransientDeliveryError(f"cannot sign the email: {exc}", code="dkim") from exc
         conn = await self._acquire()
         reusable = False
         try:
@@ -179,9 +182,11 @@ class SMTPChannel(Channel):
             raise
 
     async def _reset(self, client: aiosmtplib.SMTP, stage: str) -> None:
-        """RSET after a refused MAIL/RCPT so the connection can carry the next message."""
-        if stage == "DATA":
-            return  # the transaction is over once DATA is answered
+        """RSET after any refusal so the connection can carry the next message.
+
+        Even after DATA: a refused DATA *command* leaves MAIL/RCPT standing on the server,
+        and RSET after a finished transaction is harmless.
+        """
         try:
             await client.rset()
         except (aiosmtplib.SMTPException, OSError):
