@@ -17,6 +17,7 @@ import aiosmtplib
 from aiosmtplib import SMTPResponse
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+_PATH = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]+")  # printable ASCII without space, < or >
 
 
 class StageError(Exception):
@@ -36,7 +37,7 @@ class _Replies(asyncio.Protocol):
         self.buffer = bytearray()
         self.replies: deque[SMTPResponse] = deque()
         self.error: BaseException | None = None
-        self.changed = asyncio.Event()
+        self.waiter: asyncio.Future[None] | None = None
 
     def data_received(self, data: bytes) -> None:
         self.buffer.extend(data)
@@ -55,7 +56,7 @@ class _Replies(asyncio.Protocol):
                 lines = []
                 del self.buffer[:start]
                 start = 0
-        self.changed.set()
+        self._wake()
 
     def eof_received(self) -> bool:
         self._fail(aiosmtplib.SMTPServerDisconnected("Unexpected EOF received"))
@@ -75,7 +76,11 @@ class _Replies(asyncio.Protocol):
     def _fail(self, exc: BaseException) -> None:
         if self.error is None:
             self.error = exc
-        self.changed.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     async def next(self, timeout: float) -> SMTPResponse:
         """The next reply, or the connection's failure, or SMTPReadTimeoutError."""
@@ -84,8 +89,8 @@ class _Replies(asyncio.Protocol):
                 while not self.replies:
                     if self.error is not None:
                         raise self.error
-                    self.changed.clear()
-                    await self.changed.wait()
+                    self.waiter = asyncio.get_running_loop().create_future()
+                    await self.waiter
         except TimeoutError as exc:
             raise aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response") from exc
         return self.replies.popleft()
@@ -96,6 +101,8 @@ async def pipelined_send(
     mail_options: list[str], timeout: float,
 ) -> SMTPResponse:
     """MAIL+RCPT+DATA in one write, then the message: raise StageError on any refusal."""
+    if not (_PATH.fullmatch(sender) and _PATH.fullmatch(recipient)):
+        raise ValueError("envelope addresses must be plain ASCII (checked before rendering)")
     transport = cast(asyncio.Transport, client.transport)
     if transport is None or transport.is_closing():
         raise StageError("MAIL", aiosmtplib.SMTPServerDisconnected("Server not connected"))
