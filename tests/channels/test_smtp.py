@@ -195,6 +195,21 @@ async def test_nobody_listening_is_transient() -> None:
     await ch.aclose()
 
 
+async def test_a_server_that_never_greets_is_a_timeout() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accept the connection, never say 220
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        ch = SMTPChannel(SMTPConfig("127.0.0.1", port, sender="a@example.com",
+                                    local_hostname="c.test", timeout=0.3))
+        with pytest.raises(DeliveryTimeoutError, match="CONNECT"):
+            await ch.send(email_message(1))
+        await ch.aclose()
+
+
 async def test_a_push_message_is_refused_out_loud(server) -> None:
     push = PushMessage(
         delivery_id="p1", ticket_id="T", locale="en", platform="ios", token="abc", user_id="u",

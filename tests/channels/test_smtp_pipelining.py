@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from ticketnotify.channels.smtp import SMTPChannel, SMTPConfig
-from ticketnotify.errors import DeliveryTimeoutError, InvalidAddressError
+from ticketnotify.errors import DeliveryTimeoutError, InvalidAddressError, TransientDeliveryError
 
 from .smtp_servers import email_message
 
@@ -19,6 +19,7 @@ class PipelineOnly:
     """Withholds every envelope reply until the whole MAIL/RCPT/DATA batch is in."""
 
     rcpt_reply: bytes = b"250 2.1.5 Ok"
+    drop_mid_data: bool = False
     bodies: list[bytes] = field(default_factory=list)
     batches: list[list[bytes]] = field(default_factory=list)
     port: int = 0
@@ -42,6 +43,10 @@ class PipelineOnly:
                     self.batches.append(batch)
                     writer.write(b"250 2.1.0 Ok\r\n" + self.rcpt_reply + b"\r\n354 go ahead\r\n")
                     body = b""
+                    if self.drop_mid_data:
+                        await reader.readline()  # the first line of the message, then hang up
+                        writer.transport.abort()
+                        return
                     while (chunk := await reader.readline()) != b".\r\n":
                         if not chunk:
                             return
@@ -96,3 +101,14 @@ async def test_pipelining_can_be_switched_off(scripted: PipelineOnly) -> None:
     async with channel(scripted.port, pipelining=False, timeout=0.3) as ch:
         with pytest.raises(DeliveryTimeoutError, match="MAIL"):
             await ch.send(email_message(1))  # this server never answers a lone MAIL
+
+
+async def test_connection_dropped_while_the_message_streams_is_transient(scripted: PipelineOnly) -> None:
+    scripted.drop_mid_data = True
+    async with channel(scripted.port) as ch:
+        with pytest.raises(TransientDeliveryError, match="DATA") as caught:
+            await ch.send(email_message(1))
+        assert caught.value.code == "connection"
+        scripted.drop_mid_data = False
+        await ch.send(email_message(1))  # the worker's retry goes out on a fresh connection
+    assert len(scripted.bodies) == 1
