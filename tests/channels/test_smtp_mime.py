@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ticketnotify.channels.mime import build_mime, header_text, mime_bytes, thread_root_id
+from ticketnotify.channels.mime import (
+    build_mime,
+    build_mime_bytes,
+    header_text,
+    mime_bytes,
+    thread_root_id,
+)
 from ticketnotify.errors import InvalidInputError
 
 from .smtp_servers import email_message
@@ -173,3 +179,10 @@ def test_no_header_injection_through_any_text_field(
     for got, sent in [(m["To"].addresses[0].display_name, to_name),
                       (m["From"].addresses[0].display_name, sender_name)]:
         assert got.replace(" ", "") == header_text(sent).replace(" ", "")
+
+
+@pytest.mark.parametrize("html", ["<p>Hej</p>", ""], ids=["alternative", "text-only"])
+def test_the_message_object_serialises_to_the_wire_bytes(html: str) -> None:
+    kw = {"sender": "a@example.com", "sender_name": "Kundtjänst 😀", "domain": "example.com", "now": NOW}
+    message = email_message(3, html=html, subject="x " * 80, to_name='Åsa "Ö"')
+    assert mime_bytes(build_mime(message, **kw)) == build_mime_bytes(message, **kw)  # type: ignore[arg-type]
