@@ -133,12 +133,13 @@ def build_mime_bytes(
         return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + _body(message.text)
     boundary = "=_tn_" + hashlib.sha256(message.delivery_id.encode("utf-8")).hexdigest()[:24]
     head += [f'Content-Type: multipart/alternative; boundary="{boundary}"', *lang_header]
-    delimiter = f"--{boundary}\r\n".encode("ascii")
+    # RFC 2046: the CRLF before "--boundary" belongs to the delimiter, not to the part.
+    delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
     return b"".join([
         ("\r\n".join(head) + "\r\n\r\n").encode("ascii"),
-        delimiter, _part("plain", message.text),  # text first: the least preferred part
+        delimiter[2:], _part("plain", message.text),  # text first: the least preferred part
         delimiter, _part("html", message.html),
-        f"--{boundary}--\r\n".encode("ascii"),
+        f"\r\n--{boundary}--\r\n".encode("ascii"),
     ])
 
 
