@@ -89,8 +89,9 @@ def test_multipart_alternative_with_text_first() -> None:
     text, html = list(m.iter_parts())
     assert text.get_content_type() == "text/plain"
     assert html.get_content_type() == "text/html"
-    assert text.get_content().replace("\r\n", "\n") == "Hej Anna!\nDitt ärende har uppdaterats (1).\n"
-    assert html.get_content().replace("\r\n", "\n") == "<p>Hej Anna!</p><p>Ditt ärende har uppdaterats (1).</p>\n"
+    lf = {part.get_content_type(): part.get_content().replace("\r\n", "\n") for part in (text, html)}
+    assert lf["text/plain"] == "Hej Anna!\nDitt ärende har uppdaterats (1).\n"
+    assert lf["text/html"] == "<p>Hej Anna!</p><p>Ditt ärende har uppdaterats (1).</p>\n"
 
 
 def test_text_only_message_is_a_single_part() -> None:
