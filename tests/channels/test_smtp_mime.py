@@ -123,6 +123,17 @@ def test_long_swedish_subject_round_trips_exactly() -> None:
     assert m["Thread-Topic"] == subject
 
 
+@pytest.mark.parametrize("subject", ["x" * 300, "https://example.com/" + "a" * 200 + " ok"])
+def test_words_too_long_to_fold_are_encoded_not_overlong(subject: str) -> None:
+    raw = mime_bytes(build_mime(email_message(1, subject=subject, to_name="n" * 100),
+                                sender="a@example.com", domain="example.com", now=NOW))
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+    m = parse(raw)
+    assert m["Subject"] == subject
+    assert m["To"].addresses[0].display_name.replace(" ", "") == "n" * 100
+
+
 def test_odd_ids_are_digested_but_stay_stable() -> None:
     m1 = build(1, delivery_id="ärende 12/3 <x>", ticket_id="ticket with spaces")
     m2 = build(1, delivery_id="ärende 12/3 <x>", ticket_id="ticket with spaces")
@@ -167,6 +178,8 @@ def test_no_header_injection_through_any_text_field(
     raw = mime_bytes(mime)
     head = raw.split(b"\r\n\r\n", 1)[0]
     for line in head.split(b"\r\n"):  # every physical line is a known header or a fold
+        if not line.startswith((b"Message-ID:", b"In-Reply-To:", b"References:")):
+            assert len(line) <= 78
         assert line[:1] in (b" ", b"\t") or line.split(b":", 1)[0].decode() in EXPECTED_HEADERS
     m = parse(raw)
     assert list(m.keys()) == EXPECTED_HEADERS

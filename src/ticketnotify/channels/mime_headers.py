@@ -65,7 +65,10 @@ def unstructured(name: str, value: str) -> str:
     text = header_text(value)
     if not text:
         return f"{name}: "
-    return fold(name, text.split(" ") if _plain(text) else encoded_words(text))
+    words = text.split(" ")
+    if _plain(text) and max(map(len, words)) <= LIMIT - len(name) - 2:
+        return fold(name, words)
+    return fold(name, encoded_words(text))  # also splits words too long to fold
 
 
 def _phrase(display_name: str) -> list[str]:
@@ -73,7 +76,7 @@ def _phrase(display_name: str) -> list[str]:
     name = header_text(display_name)
     if not name:
         return []
-    if _ATOMS.fullmatch(name) and _plain(name):
+    if _ATOMS.fullmatch(name) and _plain(name) and max(map(len, name.split(" "))) <= 60:
         return name.split(" ")
     if _plain(name) and len(name) <= 60:
         return ['"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"']
