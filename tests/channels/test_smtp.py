@@ -227,3 +227,14 @@ async def test_an_address_with_a_line_break_never_reaches_the_wire(server) -> No
         with pytest.raises(InvalidAddressError):
             await ch.send(bad)
     assert server.connections == 0
+
+
+async def test_aclose_during_sends_lets_them_finish_and_quits_every_connection(server) -> None:
+    ch = channel(server, pool_size=3)
+    sends = [asyncio.ensure_future(ch.send(email_message(n))) for n in range(6)]
+    await server.wait_for(1)  # sending is under way
+    await ch.aclose()
+    receipts = await asyncio.gather(*sends)
+    assert len(receipts) == 6
+    await ch.aclose()  # connections that came back after the first close are closed now
+    assert handler_of(server).quits == server.connections == ch.pool.opened
