@@ -18,6 +18,7 @@ from ticketnotify.channels.mime import (
     mime_bytes,
     thread_root_id,
 )
+from ticketnotify.channels.mime_headers import encoded_words
 from ticketnotify.errors import InvalidInputError
 
 from .smtp_servers import email_message
@@ -200,3 +201,11 @@ def test_the_message_object_serialises_to_the_wire_bytes(html: str) -> None:
     kw = {"sender": "a@example.com", "sender_name": "Kundtjänst 😀", "domain": "example.com", "now": NOW}
     message = email_message(3, html=html, subject="x " * 80, to_name='Åsa "Ö"')
     assert mime_bytes(build_mime(message, **kw)) == build_mime_bytes(message, **kw)  # type: ignore[arg-type]
+
+
+@given(st.text(max_size=300))
+def test_encoded_words_split_on_character_boundaries(text: str) -> None:
+    words = encoded_words(text)
+    assert all(len(w) <= 75 for w in words)
+    decoded = [base64.b64decode(w[10:-2]).decode("utf-8") for w in words]  # each word whole
+    assert "".join(decoded) == text

@@ -34,16 +34,15 @@ def _plain(value: str) -> bool:
 
 def encoded_words(value: str) -> list[str]:
     """RFC 2047 ``B`` words of at most 39 UTF-8 bytes each, never splitting a character."""
+    data = value.encode("utf-8")
     words: list[str] = []
-    chunk = bytearray()
-    for char in value:
-        data = char.encode("utf-8")
-        if len(chunk) + len(data) > _WORD_BYTES:
-            words.append(f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=")
-            chunk.clear()
-        chunk += data
-    if chunk:
-        words.append(f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=")
+    start = 0
+    while start < len(data):
+        end = min(start + _WORD_BYTES, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # inside a multi-byte character
+            end -= 1
+        words.append(f"=?utf-8?b?{base64.b64encode(data[start:end]).decode('ascii')}?=")
+        start = end
     return words
 
 
