@@ -65,6 +65,10 @@ class FaultyHandler(RecordingHandler):
             assert server.transport is not None
             server.transport.abort()
             return "421 4.4.2 dropped"  # never reaches the client: the socket is gone
+        if fault.reply is not None and fault.reply.startswith("421"):
+            # like Postfix: 421 means "closing the channel", so hang up after the reply
+            assert server.transport is not None
+            asyncio.get_running_loop().call_soon(server.transport.close)
         return fault.reply
 
     async def handle_EHLO(

@@ -96,6 +96,13 @@ class _Replies(asyncio.Protocol):
         return self.replies.popleft()
 
 
+def _closing_check(stage: str, reply: SMTPResponse) -> SMTPResponse:
+    """421 means the server is closing the channel: later replies will never come."""
+    if reply.code == 421:
+        raise StageError(stage, aiosmtplib.SMTPResponseException(reply.code, reply.message))
+    return reply
+
+
 async def pipelined_send(
     client: aiosmtplib.SMTP, sender: str, recipient: str, raw: bytes, *,
     mail_options: list[str], timeout: float,
@@ -113,11 +120,11 @@ async def pipelined_send(
     try:
         options = "".join(f" {o}" for o in mail_options)
         transport.write(f"MAIL FROM:<{sender}>{options}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii"))
-        mail = await replies.next(timeout)
+        mail = _closing_check("MAIL", await replies.next(timeout))
         stage = "RCPT"
-        rcpt = await replies.next(timeout)
+        rcpt = _closing_check("RCPT", await replies.next(timeout))
         stage = "DATA"
-        data = await replies.next(timeout)
+        data = _closing_check("DATA", await replies.next(timeout))
         refused: tuple[str, SMTPResponse] | None = None
         if mail.code != 250:
             refused = ("MAIL", mail)
