@@ -48,3 +48,11 @@ async def test_disconnect_after_data_is_transient() -> None:
     async with smtp_sink("-q", ".", dump=False) as sink, channel(sink.port) as ch:
         with pytest.raises(TransientDeliveryError, match="DATA"):
             await ch.send(email_message(1))
+
+
+async def test_disconnect_without_reply_at_rcpt_is_transient_and_pipelined() -> None:
+    async with smtp_sink("-q", "rcpt", dump=False) as sink, channel(sink.port) as ch:
+        with pytest.raises(TransientDeliveryError) as caught:
+            await ch.send(email_message(1))
+    assert caught.value.code == "connection"
+    assert "RCPT" in str(caught.value)  # smtp-sink offers PIPELINING: the stage is still known
