@@ -10,7 +10,7 @@ import pytest
 
 from ticketnotify.cli import main
 from ticketnotify.errors import ConfigurationError, InvalidInputError
-from ticketnotify.events import AccountUser, Guest, TicketUpdate
+from ticketnotify.events import AccountUser, Guest, Ticket, TicketUpdate
 from ticketnotify.guest.links import GuestLinks
 from ticketnotify.loopback.stack import LoopbackStack
 from ticketnotify.notifier import Notifier
@@ -18,7 +18,7 @@ from ticketnotify.outbox import JobStatus, MemoryOutbox
 from ticketnotify.outbox.sqlite import SQLiteOutbox
 from ticketnotify.worker import Worker
 
-from .conftest import FakeClock
+from .conftest import T0, FakeClock
 
 KEY = b"k" * 32
 URL = "https://help.example.com/guest/{ticket_id}?token={token}"
@@ -106,3 +106,17 @@ def test_demo_delivers_every_channel_and_exits_zero(
     pushes = sorted(p.name for p in (tmp_path / "push").glob("*.json"))
     assert [p.split("-", 1)[1] for p in pushes] == ["apns.json", "fcm.json"]
     assert "missing" not in out and "dead" not in out
+
+
+async def test_internationalized_domain_is_delivered_idna_encoded(tmp_path: Path) -> None:
+    guest = Guest(email="asa@räksmörgås.se", locale="sv")
+    update = TicketUpdate(event_id="idn-1", ticket=Ticket("9", "Hej"), kind="resolved",
+                          recipient=guest, occurred_at=T0)
+    outbox = MemoryOutbox()
+    Notifier(outbox, guest_links=GuestLinks([KEY], URL)).publish(update)
+    async with LoopbackStack(push=False) as stack:
+        stats = await Worker(outbox, stack.channels()).drain()
+        (mail,) = await stack.smtp.wait_for(1)
+    assert stats.delivered == 1
+    assert mail.rcpt_tos == ("asa@xn--rksmrgs-5wao1o.se",)
+    assert mail.message["To"].addresses[0].domain == "xn--rksmrgs-5wao1o.se"

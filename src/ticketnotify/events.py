@@ -53,7 +53,7 @@ def check_text(field_name: str, value: object, *, required: bool = True, max_len
 def check_email(field_name: str, value: object) -> str:
     """Refuse what is not one plain address (display names belong elsewhere)."""
     text = check_text(field_name, value, max_len=254)
-    if not _EMAIL.match(text):
+    if not _EMAIL.fullmatch(text):
         raise InvalidInputError(field_name, f"{text!r} is not an email address")
     return text
 

@@ -82,8 +82,24 @@ def _phrase(display_name: str) -> list[str]:
     return encoded_words(name)
 
 
+def ascii_address(address: str) -> str:
+    """Internationalized domains go on the wire IDNA-encoded (``räksmörgås.se`` → ``xn--…``).
+
+    That needs no SMTPUTF8 and every server takes it; a non-ASCII *local part* would, so it
+    is left as is and refused by ``check_address``.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address
+
+
 def check_address(field: str, address: str) -> str:
-    """One plain ASCII ``local@domain``; anything else cannot be put in a header safely."""
+    """One plain ASCII ``local@domain`` (IDN domains encoded); nothing else is safe in a header."""
+    address = ascii_address(address)
     if not _ADDR.fullmatch(address) or ".." in address or len(address) > 254:
         raise InvalidInputError(
             field, f"{address!r} is not one plain ASCII email address (SMTPUTF8 is not supported)"

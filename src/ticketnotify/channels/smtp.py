@@ -23,6 +23,7 @@ from ..messages import EmailMessage, Message, Receipt
 from .base import Channel
 from .dkim import DKIMConfig, dkim_sign
 from .mime import build_mime_bytes, message_id
+from .mime_headers import ascii_address
 from .smtp_config import Security, SMTPConfig
 from .smtp_errors import connection_error, reply_error, timeout_error
 from .smtp_pipeline import StageError, pipelined_send
@@ -94,13 +95,13 @@ class SMTPChannel(Channel):
         reusable = False
         try:
             try:
-                reply = await self._transact(conn, raw, message.to_address)
+                reply = await self._transact(conn, raw, ascii_address(message.to_address))
             except _Failed as failed:
                 if not failed.stale:
                     raise failed.error from failed.__cause__
                 conn = await self._replace(conn)
                 try:
-                    reply = await self._transact(conn, raw, message.to_address)
+                    reply = await self._transact(conn, raw, ascii_address(message.to_address))
                 except _Failed as again:
                     raise again.error from again.__cause__
             reusable = True
