@@ -67,7 +67,7 @@ def test_unknown_locale_has_its_own_class() -> None:
 
 
 @pytest.mark.parametrize("address", [
-    "anna@example.se", "info@räksmörgås.se", "o'brien+tickets@mail.example.co.uk", "åsa@exempel.se",
+    "anna@example.se", "info@räksmörgås.se", "o'brien+tickets@mail.example.co.uk",
 ])
 def test_real_addresses_are_accepted(address: str) -> None:
     assert Guest(address).email == address
@@ -75,7 +75,7 @@ def test_real_addresses_are_accepted(address: str) -> None:
 
 @pytest.mark.parametrize("address", [
     "anna@example", "anna@@example.se", "anna@.example.se", "anna@example.se.", "an na@example.se",
-    "anna@exa_mple.se", "<anna@example.se>", "anna@example.5",
+    "anna@exa_mple.se", "<anna@example.se>", "anna@example.5", "åsa@exempel.se",
 ])
 def test_non_addresses_are_refused(address: str) -> None:
     with pytest.raises(InvalidInputError, match="recipient.email"):

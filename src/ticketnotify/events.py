@@ -55,6 +55,11 @@ def check_email(field_name: str, value: object) -> str:
     text = check_text(field_name, value, max_len=254)
     if not _EMAIL.fullmatch(text):
         raise InvalidInputError(field_name, f"{text!r} is not an email address")
+    if not text.rpartition("@")[0].isascii():
+        # Internationalized domains are fine (sent IDNA-encoded); a non-ASCII local part
+        # needs SMTPUTF8 end to end, which most relays lack: refuse it here, not at send time.
+        raise InvalidInputError(
+            field_name, f"{text!r} has a non-ASCII local part (SMTPUTF8), which cannot be delivered")
     return text
 
 
