@@ -22,7 +22,7 @@ _US = timedelta(microseconds=1)
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            id INTEGER PRIMARY KEY,  -- no AUTOINCREMENT: it costs every publish a write
             idempotency_key TEXT NOT NULL UNIQUE,
             channel TEXT NOT NULL,
             message TEXT NOT NULL,
