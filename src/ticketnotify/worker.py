@@ -118,7 +118,6 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.stats = WorkerStats()
         self._concurrency = concurrency
-        self._slots: asyncio.Semaphore | None = None
         self._store = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ticketnotify-outbox")
         self._unsettled: dict[int, Job] = {}  # claimed, outcome not yet decided
         self._stopping = False
@@ -131,8 +130,6 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claim one batch of due jobs, deliver them concurrently; return how many were claimed."""
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._concurrency)
         jobs = await self._call(
             self.outbox.claim, self.clock(), self.batch_size, self.lease_seconds, self.worker_id
         )
@@ -142,11 +139,12 @@ class Worker:
         # Stop starting sends before the lease runs out; leave room for the send itself.
         send_by = time.monotonic() + max(0.0, self.lease_seconds - self.send_timeout) * 0.9
         self._unsettled.update((job.id, job) for job in jobs)
+        slots = asyncio.Semaphore(self._concurrency)  # per batch: never bound to an old loop
         try:
             # Every send finishes (or is cancelled) before unsent jobs are released, even
             # when recording one outcome failed: a release must never free a job in flight.
             outcomes = await asyncio.gather(
-                *(self._deliver(job, send_by) for job in jobs), return_exceptions=True
+                *(self._deliver(job, send_by, slots) for job in jobs), return_exceptions=True
             )
         finally:
             await self._release_unsettled()
@@ -170,7 +168,7 @@ class Worker:
         Store failures (a database restart) are logged and retried, never fatal.
         """
         self._stopping = False
-        self.stopping.clear()
+        self.stopping = asyncio.Event()  # fresh: an Event belongs to the loop that awaited it
         stopped = asyncio.ensure_future(stop.wait())
         batch: asyncio.Future[int] | None = None
         try:
@@ -221,9 +219,8 @@ class Worker:
             await channel.aclose()
         await asyncio.get_running_loop().run_in_executor(None, self._store.shutdown)
 
-    async def _deliver(self, job: Job, send_by: float) -> None:
-        assert self._slots is not None
-        async with self._slots:
+    async def _deliver(self, job: Job, send_by: float, slots: asyncio.Semaphore) -> None:
+        async with slots:
             if self._stopping or time.monotonic() > send_by:
                 return  # left unsettled: released unattempted, another claim picks it up
             channel = self.channels.get(job.channel)
