@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -59,8 +60,6 @@ def email_jobs(count: int, prefix: str = "job") -> list[NewJob]:
 
 def worker_command(outbox_url: str, smtp_port: int, *extra: str) -> list[str]:
     """The real ``ticketnotify worker`` command line, pointed at the sink."""
-    import sys
-
     return [
         sys.executable, "-m", "ticketnotify.outbox.cli", "worker", "--outbox", outbox_url,
         "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port), "--smtp-security", "none",
@@ -69,6 +68,5 @@ def worker_command(outbox_url: str, smtp_port: int, *extra: str) -> list[str]:
 
 
 def now_utc() -> datetime:
-    from datetime import UTC
-
+    """Publishing time for jobs that real worker processes (on the real clock) must find due."""
     return datetime.now(UTC)
