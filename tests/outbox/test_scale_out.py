@@ -10,7 +10,7 @@ from ticketnotify.loopback.smtp import LoopbackSMTPServer
 from ticketnotify.outbox.base import ChannelCount, JobStatus
 from ticketnotify.outbox.postgres import PostgresOutbox
 
-from .sink import CountingHandler, email_jobs, now_utc, worker_command
+from .sink import CountingHandler, email_jobs, finish_expired_leases, now_utc, worker_command
 
 JOBS = 10_000
 WORKERS = 3
@@ -39,3 +39,28 @@ async def test_three_worker_processes_deliver_each_job_exactly_once(
     assert sum(per_worker) == JOBS
     assert all(n > 0 for n in per_worker), f"a worker delivered nothing: {per_worker}"
     assert pg_outbox.counts() == [ChannelCount("email", JobStatus.DELIVERED, JOBS)]
+
+
+async def test_a_surviving_worker_delivers_what_a_killed_one_had_claimed(
+    pg_outbox: PostgresOutbox, pg_conninfo: str
+) -> None:
+    jobs, batch = 1500, 50
+    assert pg_outbox.add(email_jobs(jobs), now_utc()) == jobs
+    handler = CountingHandler()
+    async with LoopbackSMTPServer(handler=handler) as sink:
+        command = worker_command(pg_conninfo, sink.port, "--batch", str(batch), "--lease", "2")
+        doomed, survivor = [await asyncio.create_subprocess_exec(*command) for _ in range(2)]
+        await handler.wait_until(total=300)
+        doomed.send_signal(signal.SIGKILL)
+        assert await doomed.wait() == -signal.SIGKILL
+        await handler.wait_until(distinct=jobs)
+        survivor.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(survivor.wait(), 60) == 0
+        # What the killed worker sent but never recorded waits for its lease to expire.
+        leftovers = [j for j in map(pg_outbox.get, handler.seen) if j and j.status != "delivered"]
+        assert len(leftovers) <= batch
+        assert all(j.lease_until is not None for j in leftovers)
+        assert await finish_expired_leases(pg_outbox, sink.port, 2) == len(leftovers)
+
+    assert handler.total - jobs <= batch, "at most the killed worker's batch is sent twice"
+    assert pg_outbox.counts() == [ChannelCount("email", JobStatus.DELIVERED, jobs)]
