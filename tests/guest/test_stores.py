@@ -296,7 +296,8 @@ async def test_codes_attempts_and_limits_survive_a_restart(tmp_path: Path) -> No
 async def test_the_store_shares_a_file_with_the_sqlite_outbox(tmp_path: Path) -> None:
     path = tmp_path / "ticketnotify.sqlite3"
     outbox = SQLiteOutbox(path)
-    version = outbox._conn.execute("PRAGMA user_version").fetchone()[0]
+    with sqlite3.connect(path) as peek:
+        version = peek.execute("PRAGMA user_version").fetchone()[0]
     store = SQLiteCodeStore(path)
     store.put_code(code())
     assert outbox.add([NewJob("key-1", "email", {"kind": "email"})], T0) == 1

@@ -7,13 +7,12 @@ transaction-scoped advisory lock per key, so two servers cannot both slip under 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError
+from ..databases import ConnectionFactory, PostgresConnection
 from .store import Attempt, CodeStore, RateLimit, StoredCode, longest, next_allowed
 
 if TYPE_CHECKING:
@@ -42,8 +41,6 @@ _SCHEMA_LOCK = 0x6775657374  # "guest"
 
 _CODE_COLUMNS = "ticket_id, address_key, code_hash, created_at, expires_at, attempts_left"
 
-ConnectionFactory = Callable[[], "psycopg.Connection[Any]"]
-
 
 def _code(row: Sequence[Any]) -> StoredCode:
     return StoredCode(row[0], row[1], row[2], row[3], row[4], row[5])
@@ -56,42 +53,17 @@ class PostgresCodeStore(CodeStore):
     """
 
     def __init__(self, conninfo: str | ConnectionFactory, *, create_schema: bool = True) -> None:
-        try:
-            import psycopg
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ConfigurationError(
-                "PostgresCodeStore needs psycopg 3: pip install 'ticketnotify[postgres]'"
-            ) from exc
-        self._psycopg: Any = psycopg
-        self._factory: ConnectionFactory = (
-            (lambda: psycopg.connect(conninfo)) if isinstance(conninfo, str) else conninfo
-        )
-        self._lock = threading.RLock()
-        self._conn: psycopg.Connection[Any] | None = None
+        self._pg = PostgresConnection(conninfo, what="code store")
         if create_schema:
             with self._transaction() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 for statement in SCHEMA:
                     cur.execute(statement)
 
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            try:
-                conn = self._factory()
-            except self._psycopg.Error as exc:
-                raise ConfigurationError(
-                    f"cannot connect to PostgreSQL for the code store: {exc}; check the "
-                    "connection string and that the server is running"
-                ) from exc
-            conn.autocommit = True
-            conn.execute("SET TIME ZONE 'UTC'")
-            self._conn = conn
-        return self._conn
-
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Cursor[Any]]:
-        with self._lock:
-            conn = self._connection()
+        with self._pg.lock:
+            conn = self._pg.get()
             with conn.transaction(), conn.cursor() as cur:
                 yield cur
 
@@ -160,7 +132,4 @@ class PostgresCodeStore(CodeStore):
 
     def close(self) -> None:
         """Close the store's connection; the database keeps everything."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._pg.close()

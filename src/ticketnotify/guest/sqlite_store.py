@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+from ..databases import SQLiteFile
 from ..errors import ConfigurationError
 from .store import Attempt, CodeStore, RateLimit, StoredCode, longest, next_allowed
 
@@ -58,39 +57,22 @@ class SQLiteCodeStore(CodeStore):
     """Codes and send records in one SQLite file (WAL); several processes may share it."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
-        self.path = os.fspath(path)
-        self._lock = threading.RLock()
+        self._db = SQLiteFile(path, what="SQLite code store", busy_timeout=busy_timeout)
+        self.path = self._db.path
         try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            with self._write() as conn:
+            with self._db.write() as conn:
                 for statement in SCHEMA:
                     conn.execute(statement)
         except sqlite3.Error as exc:
             raise ConfigurationError(
-                f"cannot open SQLite code store {self.path!r}: {exc}; check the path and "
-                "permissions"
+                f"cannot create the code store's tables in {self.path!r}: {exc}"
             ) from exc
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One immediate transaction: the write lock is taken up front, so checks hold."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
 
     def reserve_send(
         self, limits: Mapping[str, Sequence[RateLimit]], now: datetime
     ) -> datetime | None:
         at = _micros(now)
-        with self._write() as conn:
+        with self._db.write() as conn:
             retry: datetime | None = None
             for key, key_limits in limits.items():
                 conn.execute("DELETE FROM guest_sends WHERE send_key = ? AND sent_at <= ?",
@@ -106,7 +88,7 @@ class SQLiteCodeStore(CodeStore):
             return retry
 
     def put_code(self, code: StoredCode) -> None:
-        with self._write() as conn:
+        with self._db.write() as conn:
             conn.execute(
                 f"INSERT OR REPLACE INTO guest_codes ({_CODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (code.ticket_id, code.address_key, code.code_hash, _micros(code.created_at),
@@ -114,7 +96,7 @@ class SQLiteCodeStore(CodeStore):
             )
 
     def take_attempt(self, ticket_id: str, address_key: str) -> Attempt | None:
-        with self._write() as conn:
+        with self._db.write() as conn:
             row = conn.execute(
                 "UPDATE guest_codes SET attempts_left = attempts_left - 1 WHERE ticket_id = ? "
                 f"AND address_key = ? AND attempts_left > 0 RETURNING {_CODE_COLUMNS}",
@@ -129,7 +111,7 @@ class SQLiteCodeStore(CodeStore):
             return None if row is None else Attempt(_code(row), allowed=False)
 
     def discard_code(self, ticket_id: str, address_key: str, code_hash: str) -> bool:
-        with self._write() as conn:
+        with self._db.write() as conn:
             cursor = conn.execute(
                 "DELETE FROM guest_codes WHERE ticket_id = ? AND address_key = ? AND code_hash = ?",
                 (ticket_id, address_key, code_hash),
@@ -137,7 +119,7 @@ class SQLiteCodeStore(CodeStore):
             return cursor.rowcount == 1
 
     def purge(self, now: datetime, keep_sends_for: timedelta) -> int:
-        with self._write() as conn:
+        with self._db.write() as conn:
             codes = conn.execute("DELETE FROM guest_codes WHERE expires_at <= ?",
                                  (_micros(now),)).rowcount
             sends = conn.execute("DELETE FROM guest_sends WHERE sent_at <= ?",
@@ -146,5 +128,4 @@ class SQLiteCodeStore(CodeStore):
 
     def close(self) -> None:
         """Close the connection; the file keeps every code and send record."""
-        with self._lock:
-            self._conn.close()
+        self._db.close()

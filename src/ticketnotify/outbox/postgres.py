@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..databases import ConnectionFactory, PostgresConnection
 from ..errors import ConfigurationError
 from .base import ChannelCount, Job, JobStatus, NewJob, Outbox
 
@@ -52,7 +52,6 @@ _COLUMNS = (
     "lease_until, last_error, created_at"
 )
 
-ConnectionFactory = Callable[[], "psycopg.Connection[Any]"]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -68,16 +67,6 @@ def _job(row: Sequence[Any]) -> Job:
     )
 
 
-def _import_psycopg() -> Any:
-    try:
-        import psycopg
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ConfigurationError(
-            "PostgresOutbox needs psycopg 3: pip install 'ticketnotify[postgres]'"
-        ) from exc
-    return psycopg
-
-
 class PostgresOutbox(Outbox):
     """Outbox in a PostgreSQL table; claims use ``FOR UPDATE SKIP LOCKED`` so workers never collide.
 
@@ -89,45 +78,19 @@ class PostgresOutbox(Outbox):
     def __init__(
         self, conninfo: str | ConnectionFactory, *, create_schema: bool = True
     ) -> None:
-        self._psycopg = _import_psycopg()
-        if isinstance(conninfo, str):
-            from psycopg.conninfo import conninfo_to_dict
-
-            # Without a timeout an unreachable server over the network hangs a worker for
-            # minutes; the host's own value, if any, wins.
-            extra = {} if "connect_timeout" in conninfo_to_dict(conninfo) else {
-                "connect_timeout": 10}
-            self._factory: ConnectionFactory = lambda: self._psycopg.connect(conninfo, **extra)
-        else:
-            self._factory = conninfo
-        self._lock = threading.RLock()
-        self._conn: psycopg.Connection[Any] | None = None
+        self._pg = PostgresConnection(conninfo, what="outbox")
         if create_schema:
             self.create_schema()
 
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            try:
-                conn = self._factory()
-            except self._psycopg.Error as exc:
-                raise ConfigurationError(
-                    f"cannot connect to the PostgreSQL outbox: {exc}; check the connection "
-                    "string and that the server is running"
-                ) from exc
-            conn.autocommit = True
-            conn.execute("SET TIME ZONE 'UTC'")
-            self._conn = conn
-        return self._conn
-
     @contextmanager
     def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
-        with self._lock, self._connection().cursor() as cur:
+        with self._pg.lock, self._pg.get().cursor() as cur:
             yield cur
 
     def create_schema(self) -> None:
         """Apply missing migrations under an advisory lock, so racing workers apply each once."""
-        with self._lock:
-            conn = self._connection()
+        with self._pg.lock:
+            conn = self._pg.get()
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (SCHEMA_TABLE,))
                 conn.execute(
@@ -178,7 +141,7 @@ class PostgresOutbox(Outbox):
         )
         args = (at, at, params[0], params[1], params[2])
         if transaction is not None:
-            if not isinstance(transaction, self._psycopg.Connection):
+            if not isinstance(transaction, self._pg.psycopg.Connection):
                 raise ConfigurationError(
                     "PostgresOutbox joins only a psycopg Connection with an open transaction, "
                     f"not {type(transaction).__name__}"
@@ -282,7 +245,4 @@ class PostgresOutbox(Outbox):
         return None if row is None else _job(row)
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._pg.close()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from ..databases import SQLiteFile
 from ..errors import ConfigurationError
 from .base import ChannelCount, Job, JobStatus, NewJob, Outbox
 
@@ -100,39 +99,19 @@ class SQLiteOutbox(Outbox):
                 f"SQLiteOutbox needs SQLite 3.35 or newer (UPDATE ... RETURNING); this Python "
                 f"has {sqlite3.sqlite_version}: upgrade Python or use PostgresOutbox"
             )
-        self.path = os.fspath(path)
-        self._lock = threading.RLock()
-        try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(f"PRAGMA synchronous={durability.upper()}")
+        self._db = SQLiteFile(path, what="SQLite outbox", busy_timeout=busy_timeout, pragmas=(
+            f"synchronous={durability.upper()}",
             # Checkpoint the WAL less often and keep hot pages cached: publishing writes a
             # few pages per transaction, and frequent checkpoints cost more than the writes.
-            self._conn.execute("PRAGMA wal_autocheckpoint=10000")
-            self._conn.execute("PRAGMA cache_size=-16000")
-        except sqlite3.Error as exc:
-            raise ConfigurationError(
-                f"cannot open SQLite outbox {self.path!r}: {exc}; check the path and permissions"
-            ) from exc
+            "wal_autocheckpoint=10000",
+            "cache_size=-16000",
+        ))
+        self.path = self._db.path
         self.create_schema()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One immediate transaction: take the write lock up front so readers never deadlock."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
 
     def create_schema(self) -> None:
         """Apply the migrations this file has not seen yet (idempotent, safe to race)."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             for number, statements in enumerate(MIGRATIONS, start=1):
                 if number <= version:
@@ -170,7 +149,7 @@ class SQLiteOutbox(Outbox):
             return transaction.total_changes - before
         if not rows:
             return 0
-        with self._write() as conn:
+        with self._db.write() as conn:
             before = conn.total_changes
             conn.executemany(sql, rows)
             return conn.total_changes - before
@@ -178,7 +157,7 @@ class SQLiteOutbox(Outbox):
     def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:
         at = to_micros(now)
         lease = to_micros(now + timedelta(seconds=lease_seconds))
-        with self._write() as conn:
+        with self._db.write() as conn:
             rows = conn.execute(
                 f"UPDATE {TABLE} SET lease_until = ?, leased_by = ? WHERE id IN ("
                 f" SELECT id FROM {TABLE} WHERE status = 'pending' AND next_attempt_at <= ?"
@@ -192,7 +171,7 @@ class SQLiteOutbox(Outbox):
         return jobs
 
     def _execute(self, sql: str, params: Sequence[Any]) -> int:
-        with self._write() as conn:
+        with self._db.write() as conn:
             return conn.execute(sql, params).rowcount
 
     def mark_delivered(self, job_id: int, now: datetime, detail: str = "") -> None:
@@ -221,7 +200,7 @@ class SQLiteOutbox(Outbox):
     def release(self, job_ids: Sequence[int]) -> None:
         if not job_ids:
             return
-        with self._write() as conn:
+        with self._db.write() as conn:
             conn.executemany(
                 f"UPDATE {TABLE} SET lease_until = NULL, leased_by = NULL WHERE id = ?"
                 " AND status = 'pending'",
@@ -229,16 +208,16 @@ class SQLiteOutbox(Outbox):
             )
 
     def counts(self) -> list[ChannelCount]:
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.lock:
+            rows = self._db.conn.execute(
                 f"SELECT channel, status, count(*) FROM {TABLE}"
                 " GROUP BY channel, status ORDER BY channel, status"
             ).fetchall()
         return [ChannelCount(c, JobStatus(s), n) for c, s, n in rows]
 
     def oldest_pending(self) -> datetime | None:
-        with self._lock:
-            value = self._conn.execute(
+        with self._db.lock:
+            value = self._db.conn.execute(
                 f"SELECT min(created_at) FROM {TABLE} WHERE status = 'pending'"
             ).fetchone()[0]
         return None if value is None else from_micros(value)
@@ -258,12 +237,11 @@ class SQLiteOutbox(Outbox):
         )
 
     def get(self, idempotency_key: str) -> Job | None:
-        with self._lock:
-            row = self._conn.execute(
+        with self._db.lock:
+            row = self._db.conn.execute(
                 f"SELECT {_COLUMNS} FROM {TABLE} WHERE idempotency_key = ?", (idempotency_key,)
             ).fetchone()
         return None if row is None else _job(row)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
