@@ -120,3 +120,13 @@ async def test_internationalized_domain_is_delivered_idna_encoded(tmp_path: Path
     assert stats.delivered == 1
     assert mail.rcpt_tos == ("asa@xn--rksmrgs-5wao1o.se",)
     assert mail.message["To"].addresses[0].domain == "xn--rksmrgs-5wao1o.se"
+
+
+def test_notifiers_share_one_compiled_renderer(
+        account: AccountUser, make_update: Callable[..., TicketUpdate]) -> None:
+    first, second = Notifier(MemoryOutbox()), Notifier(MemoryOutbox())
+    assert first.renderer is second.renderer
+    first.publish(make_update(account, event_id="shared-1"))
+    compiled = first.renderer.compiled_variants
+    second.publish(make_update(account, event_id="shared-2"))
+    assert second.renderer.compiled_variants == compiled, "no template compiled twice"

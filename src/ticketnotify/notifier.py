@@ -81,7 +81,7 @@ class Notifier:
         if renderer is None:
             from .rendering import Renderer
 
-            renderer = Renderer()
+            renderer = Renderer.shared()
         self.outbox = outbox
         self.renderer = renderer
         self.guest_links = guest_links

@@ -55,6 +55,10 @@ def _babel_locale(locale: str) -> Locale:
     return parse_locale(locale)
 
 
+_SHARED: dict[tuple[Path, str], Renderer] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 class Renderer:
     """Renders every message in the recipient's language, zone and plural rules.
 
@@ -71,6 +75,22 @@ class Renderer:
         self._pushes: dict[tuple[object, ...], tuple[Skeleton, Skeleton]] = {}
         self._negotiated: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, *, locales_dir: Path | None = None, default_locale: str = "en") -> Renderer:
+        """One Renderer per catalog folder for the whole process.
+
+        Compiling a template variant (Jinja2 + premailer) costs tens of milliseconds; a host
+        that builds a ``Notifier`` per request must not pay that each time. A long-running
+        process sees catalog edits after a restart; build a fresh ``Renderer`` to see them now.
+        """
+        folder = Path(locales_dir) if locales_dir is not None else default_locales_dir()
+        key = (folder.resolve(), default_locale)
+        with _SHARED_LOCK:
+            renderer = _SHARED.get(key)
+            if renderer is None:
+                renderer = _SHARED[key] = cls(locales_dir=folder, default_locale=default_locale)
+            return renderer
 
     @property
     def locales(self) -> frozenset[str]:
