@@ -112,7 +112,10 @@ def build_mime_bytes(
         f"Message-ID: {message_id(message.delivery_id, domain)}",
         f"In-Reply-To: {root}",
         f"References: {root}",
-        unstructured("Thread-Topic", message.ticket_subject),
+        # Outlook's conversation topic is the subject without prefixes; ours never changes
+        # within a ticket, and unlike the ticket's own subject it is never filer-typed text
+        # sent to an unverified guest mailbox.
+        unstructured("Thread-Topic", message.subject),
         f"Thread-Index: {thread_index(message.ticket_id, message.delivery_id, domain)}",
         # RFC 3834: machine-made mail, so auto-responders stay quiet; the X- header is
         # Exchange's own switch for out-of-office replies and read receipts.
