@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from ticketnotify.events import (
     Device,
     Guest,
     Platform,
+    Preferences,
     Ticket,
     TicketUpdate,
     UpdateKind,
@@ -50,6 +51,12 @@ def update(**overrides: Any) -> TicketUpdate:
     (lambda: update(kind="sneezed"), "kind"),
     (lambda: update(event_id=""), "event_id"),
     (lambda: update(new_replies=0), "new_replies"),
+    (lambda: update(new_replies=10**30), "new_replies"),
+    (lambda: update(occurred_at=datetime(1, 1, 1, tzinfo=UTC)), "occurred_at"),
+    (lambda: update(excerpt="ok \ud800 not"), "excerpt"),
+    (lambda: Ticket("1", "lone \udfff surrogate"), "ticket.subject"),
+    (lambda: AccountUser("u1", "anna@example.se", preferences=None), "recipient.preferences"),  # type: ignore[arg-type]
+    (lambda: Preferences(push="no"), "preferences.push"),  # type: ignore[arg-type]
     (lambda: update(recipient="sam@example.com"), "recipient"),
     (lambda: update(status="Open\r\n"), "status"),
 ])

@@ -18,6 +18,9 @@ _EMAIL = re.compile(
     r"@(?:[^\W_](?:(?:[^\W_]|-)*[^\W_])?\.)+[^\W\d_](?:[^\W_]|-)*[^\W_]$"  # dotted domain, IDN too
 )
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00\u2028\u2029\x85\x0b\x0c]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # not encodable as UTF-8: no store or wire takes it
+MAX_NEW_REPLIES = 10_000
+EARLIEST, LATEST = 1970, 9000  # years; outside them time-zone arithmetic overflows
 
 
 class UpdateKind(enum.StrEnum):
@@ -45,6 +48,8 @@ def check_text(field_name: str, value: object, *, required: bool = True, max_len
         raise InvalidInputError(field_name, "must not be empty")
     if _HEADER_UNSAFE.search(value):
         raise InvalidInputError(field_name, "must not contain line breaks or control characters")
+    if _SURROGATE.search(value):
+        raise InvalidInputError(field_name, "contains a lone surrogate (not valid Unicode text)")
     if len(value) > max_len:
         raise InvalidInputError(field_name, f"is longer than {max_len} characters")
     return value
@@ -93,6 +98,8 @@ def check_aware(field_name: str, value: object) -> datetime:
         raise InvalidInputError(field_name, "must be a datetime")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInputError(field_name, "must be timezone-aware (naive datetime given)")
+    if not EARLIEST <= value.year <= LATEST:
+        raise InvalidInputError(field_name, f"year {value.year} is outside {EARLIEST}–{LATEST}")
     return value
 
 
@@ -132,6 +139,11 @@ class Preferences:
     push: bool = True
     email: bool = True
 
+    def __post_init__(self) -> None:
+        for name in ("push", "email"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInputError(f"preferences.{name}", "must be True or False")
+
 
 @dataclass(frozen=True, slots=True)
 class AccountUser:
@@ -151,6 +163,8 @@ class AccountUser:
         object.__setattr__(self, "locale", check_locale("recipient.locale", self.locale))
         check_timezone("recipient.time_zone", self.time_zone)
         check_text("recipient.name", self.name, required=False, max_len=256)
+        if not isinstance(self.preferences, Preferences):
+            raise InvalidInputError("recipient.preferences", "must be a Preferences")
         if not isinstance(self.devices, Sequence) or not all(isinstance(d, Device) for d in self.devices):
             raise InvalidInputError("recipient.devices", "must be a sequence of Device")
         object.__setattr__(self, "devices", tuple(self.devices))
@@ -203,10 +217,12 @@ class TicketUpdate:
         if self.excerpt is not None:
             if not isinstance(self.excerpt, str):
                 raise InvalidInputError("excerpt", "must be a string")
+            if _SURROGATE.search(self.excerpt):
+                raise InvalidInputError("excerpt", "contains a lone surrogate (not valid Unicode text)")
             if len(self.excerpt) > 20_000:
                 raise InvalidInputError("excerpt", "is longer than 20000 characters")
         if self.status is not None:
             check_text("status", self.status, max_len=200)
         n = self.new_replies
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise InvalidInputError("new_replies", "must be a positive integer")
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_NEW_REPLIES:
+            raise InvalidInputError("new_replies", f"must be an integer from 1 to {MAX_NEW_REPLIES}")

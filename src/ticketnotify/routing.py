@@ -42,11 +42,11 @@ def recipient_key(update: TicketUpdate) -> str:
 
 
 def plan(update: TicketUpdate) -> list[PlannedDelivery]:
-    """Account user: a push per device (unless off) plus email (unless off, or no push sent).
+    """Account user: a push per device (unless off) plus email (unless off).
 
     A guest always gets one email with a signed link: it is their only way back. An account
-    user with push switched on but no devices gets email even if email is off, so that no
-    update goes unannounced.
+    user who wants push but has no device to push to gets the email even with email off,
+    so the update is not lost; one who switched both off gets nothing, as they asked.
     """
     who = recipient_key(update)
     r = update.recipient
@@ -64,7 +64,7 @@ def plan(update: TicketUpdate) -> list[PlannedDelivery]:
                 channel=channel, address=device.token, device=device,
                 idempotency_key=idempotency_key(update.event_id, who, channel, device.token),
             ))
-    if r.preferences.email or not planned:
+    if r.preferences.email or (r.preferences.push and not planned):
         planned.append(_email(update, who, r.email, guest_link=False))
     return planned
 
