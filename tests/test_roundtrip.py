@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ticketnotify.cli import main
-from ticketnotify.errors import ConfigurationError, InvalidInputError
+from ticketnotify.errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
 from ticketnotify.events import AccountUser, Guest, Ticket, TicketUpdate
 from ticketnotify.guest.links import GuestLinks
 from ticketnotify.loopback.stack import LoopbackStack
-from ticketnotify.notifier import Notifier
+from ticketnotify.notifier import Links, Notifier
 from ticketnotify.outbox import JobStatus, MemoryOutbox
 from ticketnotify.outbox.sqlite import SQLiteOutbox
 from ticketnotify.worker import Worker
@@ -130,3 +131,25 @@ def test_notifiers_share_one_compiled_renderer(
     compiled = first.renderer.compiled_variants
     second.publish(make_update(account, event_id="shared-2"))
     assert second.renderer.compiled_variants == compiled, "no template compiled twice"
+
+
+def test_a_locked_store_is_our_error_and_stores_nothing(
+        tmp_path: Path, account: AccountUser, make_update: Callable[..., TicketUpdate]) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SQLiteOutbox(path, busy_timeout=0.05)
+    notifier = Notifier(outbox)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    with pytest.raises(OutboxUnavailableError, match="nothing was stored"):
+        notifier.publish(make_update(account, event_id="locked"))
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert outbox.counts() == []
+    assert notifier.publish(make_update(account, event_id="locked")).stored == 3, "retry is safe"
+    outbox.close()
+
+
+@pytest.mark.parametrize("pattern", ["https://x/{id}", "https://x/{0}", "https://x/", "https://x/{ticket_id"])
+def test_link_patterns_are_checked_up_front(pattern: str) -> None:
+    with pytest.raises(ConfigurationError, match="web_ticket_url"):
+        Links(web_ticket_url=pattern)

@@ -24,6 +24,10 @@ class ConfigurationError(TicketNotifyError, ValueError):
     """The library was set up wrongly (missing key, unknown channel, bad template dir)."""
 
 
+class OutboxUnavailableError(TicketNotifyError):
+    """The outbox could not store a publish (database down, locked, disk full); nothing was stored."""
+
+
 class CatalogError(TicketNotifyError):
     """A gettext catalog could not be loaded or is broken."""
 

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import ConfigurationError, InvalidInputError
+from .errors import (
+    ConfigurationError,
+    InvalidInputError,
+    OutboxUnavailableError,
+    TicketNotifyError,
+)
 from .events import AccountUser, TicketUpdate
 from .messages import EmailMessage, PushMessage
 from .outbox.base import NewJob, Outbox
@@ -32,6 +37,18 @@ class Links:
 
     web_ticket_url: str = "https://support.example.com/tickets/{ticket_id}"
     app_ticket_url: str = "examplesupport://tickets/{ticket_id}"
+
+    def __post_init__(self) -> None:
+        for name in ("web_ticket_url", "app_ticket_url"):
+            pattern = getattr(self, name)
+            try:
+                filled = pattern.format(ticket_id="1")
+            except (KeyError, IndexError, ValueError, AttributeError) as exc:
+                raise ConfigurationError(
+                    f"Links.{name} {pattern!r} may only use the placeholder {{ticket_id}} "
+                    f"({type(exc).__name__}: {exc})") from exc
+            if filled == pattern:
+                raise ConfigurationError(f"Links.{name} {pattern!r} has no {{ticket_id}}")
 
     def web(self, ticket_id: str) -> str:
         """Web address of a ticket for a logged-in user."""
@@ -92,19 +109,30 @@ class Notifier:
     def publish(self, update: TicketUpdate, *, transaction: object | None = None) -> PublishResult:
         """Render every delivery first, then store them all in one write (or none)."""
         jobs, planned = self._jobs(update)
-        stored = self.outbox.add(jobs, self.clock(), transaction=transaction)
+        stored = self._store(jobs, transaction)
         return PublishResult(update.event_id, tuple(planned), stored)
 
     async def apublish(self, update: TicketUpdate, *, transaction: object | None = None) -> PublishResult:
         """``publish`` for asyncio hosts: the store write runs off the event loop."""
         jobs, planned = self._jobs(update)
-        stored = await asyncio.to_thread(self.outbox.add, jobs, self.clock(), transaction=transaction)
+        stored = await asyncio.to_thread(self._store, jobs, transaction)
         return PublishResult(update.event_id, tuple(planned), stored)
 
     def publish_many(self, updates: Sequence[TicketUpdate], *, transaction: object | None = None) -> int:
         """Store several updates in one write (imports, batch jobs); return how many jobs were new."""
         jobs = [job for update in updates for job in self._jobs(update)[0]]
-        return self.outbox.add(jobs, self.clock(), transaction=transaction)
+        return self._store(jobs, transaction)
+
+    def _store(self, jobs: list[NewJob], transaction: object | None) -> int:
+        """One outbox write; a driver's own error becomes ours, saying nothing was stored."""
+        try:
+            return self.outbox.add(jobs, self.clock(), transaction=transaction)
+        except TicketNotifyError:
+            raise
+        except Exception as exc:  # sqlite3.Error, psycopg.Error, OSError: the store's transaction
+            raise OutboxUnavailableError(  # rolled back, so retrying the publish is safe
+                f"the outbox could not store this publish ({type(exc).__name__}: {exc}); "
+                "nothing was stored: publish again once the store is reachable") from exc
 
     def _jobs(self, update: TicketUpdate) -> tuple[list[NewJob], list[PlannedDelivery]]:
         if not isinstance(update, TicketUpdate):
