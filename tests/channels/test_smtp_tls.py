@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from ticketnotify.channels.smtp import SMTPChannel, SMTPConfig
-from ticketnotify.errors import InvalidAddressError, PermanentDeliveryError, TransientDeliveryError
+from ticketnotify.errors import InvalidAddressError, TransientDeliveryError
 from ticketnotify.loopback.smtp import LoopbackSMTPServer
 
 from .smtp_servers import FaultyHandler, TLSFiles, email_message, make_self_signed
@@ -115,7 +115,7 @@ async def test_login_over_starttls(tls: TLSFiles) -> None:
     assert logins.attempts == [("helpdesk", True)]
 
 
-async def test_wrong_password_is_permanent(tls: TLSFiles) -> None:
+async def test_wrong_password_holds_mail_instead_of_dead_lettering_it(tls: TLSFiles) -> None:
     logins = Logins()
     async with LoopbackSMTPServer(
         tls_context=tls.server_context(), smtp_options={"authenticator": logins, "auth_required": True},
@@ -123,8 +123,9 @@ async def test_wrong_password_is_permanent(tls: TLSFiles) -> None:
         cfg = config(srv.port, security="starttls-required", ca_file=str(tls.cert_file),
                      username="helpdesk", password="wrong")
         async with SMTPChannel(cfg) as ch:
-            with pytest.raises(PermanentDeliveryError, match="535"):
+            with pytest.raises(TransientDeliveryError, match="535.*check the SMTP settings") as info:
                 await ch.send(email_message(1))
+            assert info.value.retry_after is not None and info.value.retry_after >= 600
         assert srv.messages == []
 
 

@@ -12,6 +12,12 @@ from ..errors import (
     TransientDeliveryError,
 )
 
+# Replies before any message is offered say nothing about the message: a refused login or
+# greeting is the channel's configuration (a rotated password) or the server's state, and
+# dead-lettering every queued email for it would lose them all. Hold the mail instead.
+SESSION_STAGES = frozenset({"CONNECT", "EHLO", "HELO", "STARTTLS", "AUTH"})
+SESSION_RETRY_AFTER = 600.0
+
 # RFC 3463 enhanced status code at the start of the reply text, e.g. "5.1.1".
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 
@@ -42,6 +48,12 @@ def reply_error(
         )
     if 400 <= code < 500:
         return TransientDeliveryError(f"{detail}; the server asks to try again later", code=tag)
+    if 500 <= code < 600 and stage in SESSION_STAGES:
+        return TransientDeliveryError(
+            f"{detail}: the session was refused before any message was offered; check the "
+            "SMTP settings (credentials, TLS); mail is held and retried", code=tag,
+            retry_after=SESSION_RETRY_AFTER,
+        )
     if 500 <= code < 600:
         address_status = status is not None and status.split(".")[1] == "1"
         if stage == "RCPT" and (address_status or (status is None and code in (550, 551, 553))):
