@@ -2,7 +2,8 @@
 
 One line per problem, ``file:line: problem``, and a non-zero exit when there is any:
 untranslated or fuzzy entries, placeholders (``%(ticket)s``, ``{ticket}``) or markup that
-differ between msgid and msgstr, and catalogs that are stale against the templates.
+differ between msgid and msgstr, catalogs that are stale against the templates, and a
+``Plural-Forms`` header that does not compile or disagrees with the language's plural rules.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 
 from .errors import CatalogError
-from .i18n import DOMAIN, default_locales_dir, read_catalog
+from .i18n import (
+    DOMAIN,
+    default_locales_dir,
+    expected_nplurals,
+    expected_plural_forms,
+    read_catalog,
+    translations_from_po,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 _JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true", "silent": "false"}
@@ -176,8 +184,39 @@ def check_catalogs(locales_dir: Path, package_dir: Path = PACKAGE_DIR) -> list[P
                 if message.id:
                     yield from check_entry(str(po), message)
             yield from check_stale(str(po), catalog, current, template=False)
+            yield from check_plural_forms(po, catalog)
         problems.extend(_guarded(po, entry_and_stale))
     return problems
+
+
+def check_plural_forms(po: Path, catalog: Catalog) -> Iterator[Problem]:
+    """Compile the catalog as the renderer will, and compare nplurals with Babel's rules."""
+    locale = po.parent.parent.name  # the folder name is what the renderer negotiates to
+    line = _header_line(po, "Plural-Forms:")
+    try:
+        translations_from_po(po, locale)
+    except CatalogError as exc:
+        yield Problem(str(po), line, f"plural forms: {exc}")
+        return
+    expected = expected_nplurals(locale)
+    if expected is not None and catalog.num_plurals != expected:
+        yield Problem(
+            str(po), line,
+            f"plural forms: the header says nplurals={catalog.num_plurals} but {locale!r} has "
+            f"{expected} plural forms; use \"Plural-Forms: {expected_plural_forms(locale)}\\n\"",
+        )
+
+
+def _header_line(po: Path, field: str) -> int:
+    """Line of a header field, so an editor can jump there (0 when absent)."""
+    try:
+        with po.open(encoding="utf-8", errors="replace") as fh:
+            for number, text in enumerate(fh, start=1):
+                if text.lstrip().startswith(f'"{field}'):
+                    return number
+    except OSError:
+        return 0
+    return 0
 
 
 def _guarded(path: Path, check: Any) -> Iterable[Problem]:

@@ -8,6 +8,7 @@ build step; no ``.mo`` file is ever written or shipped.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from babel import Locale
 from babel.core import UnknownLocaleError as BabelUnknownLocaleError
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
@@ -64,12 +66,67 @@ def read_catalog(path: Path, locale: str | None = None) -> Catalog:
 
 
 def translations_from_po(path: Path, locale: str) -> Translations:
-    """Compile a .po in memory into gettext ``Translations`` (fuzzy entries are skipped)."""
+    """Compile a .po in memory into gettext ``Translations`` (fuzzy entries are skipped).
+
+    Babel reads a broken ``Plural-Forms`` header without complaint; gettext only fails when
+    compiling or evaluating it, so both happen here, once, and name the file.
+    """
     catalog = read_catalog(path, locale)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return Translations(fp=buffer, domain=DOMAIN)
+    try:
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog, use_fuzzy=False)
+        buffer.seek(0)
+        translations = Translations(fp=buffer, domain=DOMAIN)
+    except Exception as exc:  # gettext raises ValueError/SyntaxError/... on a bad header
+        raise CatalogError(
+            f"catalog {path} cannot be compiled: {exc}; check its Plural-Forms header "
+            f"(expected for {locale!r}: {expected_plural_forms(locale) or 'unknown'})"
+        ) from exc
+    check_plural_rule(path, locale, translations.plural, catalog.num_plurals)
+    return translations
+
+
+# Enough counts to reach every branch of the CLDR rules (n%10, n%100, n%1000 families).
+_PLURAL_PROBES = (*range(0, 1001), 1_000_000, 2_000_000)
+
+
+def check_plural_rule(
+    path: Path, locale: str | None, plural: Callable[[int], int], nplurals: int
+) -> None:
+    """Every count must pick a form that exists; otherwise a render fails for that count."""
+    for n in _PLURAL_PROBES:
+        try:
+            index = plural(n)
+        except Exception as exc:  # e.g. ZeroDivisionError from "plural=(n / 0)"
+            raise CatalogError(
+                f"catalog {path}: the Plural-Forms rule fails for n={n} ({exc!r}); "
+                f"fix the header (expected for {locale!r}: "
+                f"{expected_plural_forms(locale) or 'unknown'})"
+            ) from exc
+        if not isinstance(index, int) or not 0 <= index < nplurals:
+            raise CatalogError(
+                f"catalog {path}: the Plural-Forms rule picks form {index!r} for n={n} but "
+                f"nplurals={nplurals}; fix the header (expected for {locale!r}: "
+                f"{expected_plural_forms(locale) or 'unknown'})"
+            )
+
+
+def expected_plural_forms(locale: str | None) -> str | None:
+    """Babel's (CLDR) ``Plural-Forms`` header for ``locale``, or None if it has none."""
+    if not locale:
+        return None
+    try:
+        return str(get_plural(locale))
+    except (ValueError, TypeError, BabelUnknownLocaleError):
+        return None
+
+
+def expected_nplurals(locale: str) -> int | None:
+    """How many plural forms Babel's (CLDR) data says ``locale`` has."""
+    try:
+        return int(get_plural(locale).num_plurals)
+    except (ValueError, TypeError, BabelUnknownLocaleError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)

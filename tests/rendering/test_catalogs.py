@@ -127,3 +127,39 @@ def test_babel_cfg_extracts_what_messages_pot_holds(tmp_path: Path) -> None:
     )
     with out.open("rb") as fresh, (LOCALES_DIR / "messages.pot").open("rb") as shipped:
         assert {m.id for m in read_po(fresh)} == {m.id for m in read_po(shipped)}
+
+
+PLURAL_HEADER = "Plural-Forms: nplurals=2; plural=(n != 1);"
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ("Plural-Forms: nplurals=2; plural=(n !!= 1 ;", "cannot be compiled"),
+        ("Plural-Forms: nplurals=2; plural=n__import__;", "cannot be compiled"),
+        ("Plural-Forms: nplurals=2; plural=(n / 0);", "fails for n=0"),
+        ("Plural-Forms: nplurals=2; plural=(n > 1 ? 2 : n);", "picks form 2 for n=2"),
+    ],
+)
+def test_a_plural_forms_header_gettext_cannot_use_is_a_problem_line(
+    locales: Path, capsys: pytest.CaptureFixture[str], header: str, reason: str
+) -> None:
+    """Babel reads these headers happily; only compiling and evaluating them finds the fault."""
+    po = locales / SV_PO
+    edit(po, PLURAL_HEADER, header)
+    assert run_cli(["catalog", "check", "--locales", str(locales)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    header_line = po.read_text("utf-8").splitlines().index(f'"{header}\\n"') + 1
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{po}:{header_line}: plural forms: ")
+    assert reason in lines[0] and "nplurals=2; plural=(n != 1);" in lines[0]
+
+
+def test_nplurals_that_disagree_with_the_language_are_reported(locales: Path) -> None:
+    po = locales / SV_PO
+    edit(po, PLURAL_HEADER, "Plural-Forms: nplurals=3; plural=(n != 1);")
+    problems = [str(p) for p in check_catalogs(locales)]
+    assert any(
+        "plural forms: the header says nplurals=3 but 'sv' has 2 plural forms" in p
+        for p in problems
+    ), problems

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from ticketnotify.errors import ConfigurationError, UnknownLocaleError
+from ticketnotify.errors import CatalogError, ConfigurationError, UnknownLocaleError
 from ticketnotify.events import Guest, Ticket, TicketUpdate, UpdateKind
-from ticketnotify.i18n import parse_locale
+from ticketnotify.i18n import parse_locale, translations_from_po
 from ticketnotify.rendering import Renderer
 
 from .conftest import LOCALES_DIR
@@ -76,3 +77,46 @@ def test_a_translators_po_edit_shows_without_compiling(tmp_path: Path) -> None:
     )
     assert "Öppna ärendet nu" in email.html and "Visa ärendet" not in email.html
     assert not list(locales.rglob("*.mo"))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "nplurals=2; plural=(n !!= 1 ;",  # does not compile
+        "nplurals=2; plural=(n / 0);",  # compiles, fails for every count
+        "nplurals=2; plural=(n > 1 ? 2 : n);",  # picks a form that does not exist
+    ],
+)
+def test_a_broken_plural_forms_header_is_a_catalog_error_naming_the_file(
+    tmp_path: Path, header: str
+) -> None:
+    locales = tmp_path / "locales"
+    shutil.copytree(LOCALES_DIR, locales)
+    po = locales / "sv" / "LC_MESSAGES" / "ticketnotify.po"
+    text = po.read_text("utf-8")
+    po.write_text(text.replace("nplurals=2; plural=(n != 1);", header), "utf-8")
+
+    with pytest.raises(CatalogError, match="Plural-Forms") as info:
+        translations_from_po(po, "sv")
+    assert str(po) in str(info.value)
+
+    update = TicketUpdate(
+        event_id="e",
+        ticket=Ticket(id="1", subject="S"),
+        kind=UpdateKind.AGENT_REPLY,
+        recipient=Guest(email="g@example.com", locale="sv_SE"),
+        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        new_replies=3,
+    )
+    renderer = Renderer(locales_dir=locales)
+    with pytest.raises(CatalogError) as rendered:
+        renderer.render_update_email(
+            update, ticket_url="u", app_url=None, guest=True, include_excerpt=False
+        )
+    assert str(po) in str(rendered.value)
+    # Other locales keep working: one broken catalog does not take the renderer down.
+    english = renderer.render_update_email(
+        replace(update, recipient=Guest(email="g@example.com", locale="en")),
+        ticket_url="u", app_url=None, guest=True, include_excerpt=False,
+    )
+    assert english.subject == "Your support ticket 1 has been updated"
