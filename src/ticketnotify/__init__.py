@@ -41,7 +41,7 @@ from .messages import EmailMessage, Message, PushMessage, Receipt
 from .notifier import ExcerptPolicy, Links, Notifier, PublishResult
 from .outbox import Job, JobStatus, MemoryOutbox, NewJob, Outbox
 from .routing import PlannedDelivery, plan
-from .worker import RetryPolicy, Worker, WorkerStats
+from .worker import RetryPolicy, Worker, WorkerStats, stop_on_signals
 
 if TYPE_CHECKING:
     from .channels.apns import APNsChannel as APNsChannel
@@ -52,13 +52,18 @@ if TYPE_CHECKING:
     from .channels.smtp_config import Security, SMTPConfig
     from .guest import (
         AccessGrant,
+        AccessGrants,
+        CodeError,
         EmailCodeSender,
+        GrantError,
         GuestLinks,
         LinkError,
         MemoryCodeStore,
         OpenedLink,
+        RateLimitedError,
         SQLiteCodeStore,
         VerificationCodes,
+        WrongCodeError,
     )
     from .guest import (
         PostgresCodeStore as PostgresCodeStore,
@@ -72,7 +77,9 @@ _LAZY = {
     "FCMChannel": ".channels.fcm", "FCMConfig": ".channels.fcm",
     "SMTPChannel": ".channels.smtp", "SMTPConfig": ".channels.smtp_config",
     "Security": ".channels.smtp_config",
-    "AccessGrant": ".guest", "EmailCodeSender": ".guest", "GuestLinks": ".guest",
+    "AccessGrant": ".guest", "AccessGrants": ".guest", "CodeError": ".guest",
+    "EmailCodeSender": ".guest", "GrantError": ".guest", "GuestLinks": ".guest",
+    "RateLimitedError": ".guest", "WrongCodeError": ".guest",
     "LinkError": ".guest", "MemoryCodeStore": ".guest", "OpenedLink": ".guest",
     "PostgresCodeStore": ".guest", "SQLiteCodeStore": ".guest", "VerificationCodes": ".guest",
     "PostgresOutbox": ".outbox.postgres", "SQLiteOutbox": ".outbox.sqlite",
@@ -93,7 +100,8 @@ def __getattr__(name: str) -> Any:
 # Parts that need an extra ([apns], [fcm], [postgres]) stay out of ``__all__`` so that
 # ``from ticketnotify import *`` works on the core install; import them by name.
 __all__ = [
-    "AccessGrant", "AccountUser", "CatalogError", "Channel",
+    "AccessGrant", "AccessGrants", "CodeError", "GrantError", "RateLimitedError", "WrongCodeError",
+    "stop_on_signals", "AccountUser", "CatalogError", "Channel",
     "ConfigurationError", "DeliveryError", "DeliveryTimeoutError", "Device", "EmailCodeSender",
     "EmailMessage", "ExcerptPolicy", "FilesChannel", "Guest",
     "GuestLinks", "InvalidAddressError", "InvalidInputError", "Job", "JobStatus", "LinkError",
