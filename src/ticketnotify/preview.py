@@ -40,6 +40,7 @@ class PreviewOptions:
     guest_url: str = GUEST_URL
     account_email_excerpt: bool = True
     guest_email_excerpt: bool = False
+    guest_email_subject: bool = False  # off like ExcerptPolicy.guest_subject: what guests get
     push_excerpt: bool = False
 
 
@@ -93,12 +94,14 @@ def _render_one(
     r = update.recipient
     guest = not isinstance(r, AccountUser)
     ticket_id = update.ticket.id
+    with_subject = options.guest_email_subject or not guest
     email = renderer.render_update_email(
         update,
         ticket_url=_link(options.guest_url if guest else options.web_url, ticket_id),
         app_url=None if guest else _link(options.app_url, ticket_id),
         guest=guest,
         include_excerpt=options.guest_email_excerpt if guest else options.account_email_excerpt,
+        include_subject=with_subject,
     )
     folder = out_dir / example / r.locale
     folder.mkdir(parents=True, exist_ok=True)
@@ -110,9 +113,9 @@ def _render_one(
     )
     message = EmailMessage(
         delivery_id=f"preview-{example}-{r.locale}-{stem}", ticket_id=ticket_id,
-        ticket_subject=update.ticket.subject, locale=r.locale, to_address=r.email,
-        to_name=r.name, subject=email.subject, html=email.html, text=email.text,
-        preheader=email.preheader,
+        ticket_subject=update.ticket.subject if with_subject else "", locale=r.locale,
+        to_address=r.email, to_name=r.name, subject=email.subject, html=email.html,
+        text=email.text, preheader=email.preheader,
     )
     mime = build_mime(message, sender=SENDER, sender_name=SENDER_NAME, domain=DOMAIN,
                       now=update.occurred_at)
@@ -177,7 +180,8 @@ def run_preview(args: argparse.Namespace) -> int:
     updates = load_examples(args.examples or default_examples_dir())
     out_dir = Path(args.out)
     options = PreviewOptions(push_excerpt=args.push_excerpt,
-                             guest_email_excerpt=args.guest_excerpt)
+                             guest_email_excerpt=args.guest_excerpt,
+                             guest_email_subject=args.guest_subject)
     entries = render_previews(updates, out_dir, options=options)
     print(f"preview: {len(entries)} messages from {len(updates)} examples; "
           f"open {out_dir / 'index.html'}", file=sys.stderr)
@@ -196,4 +200,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="show the reply excerpt in pushes (off by default: lock screens)")
     parser.add_argument("--guest-excerpt", action="store_true",
                         help="show the reply excerpt in guest emails (off by default)")
+    parser.add_argument("--guest-subject", action="store_true",
+                        help="show the ticket subject in guest emails (off by default: "
+                             "unverified mailboxes)")
     parser.set_defaults(func=run_preview)

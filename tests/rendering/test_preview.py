@@ -7,6 +7,7 @@ import email
 import email.policy
 import json
 import re
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -104,3 +105,44 @@ def test_push_json_and_stress_examples(gallery: Path) -> None:
     )
     long_text = next(gallery.glob("*stress-long-subject/sv/agent_reply.txt")).read_text("utf-8")
     assert "hänvisade hit" in long_text
+
+
+def _message_texts(eml: Path) -> str:
+    """Every header value and decoded body of one .eml, as a mail client would show them."""
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    parts = [str(value) for value in msg.values()]
+    for kind in ("plain", "html"):
+        body = msg.get_body(preferencelist=(kind,))
+        assert body is not None
+        parts.append(body.get_content())
+    return "\n".join(parts)
+
+
+def _guest_files(gallery: Path) -> dict[str, list[Path]]:
+    """The files of every guest example, keyed by its ticket subject."""
+    updates = load_examples(default_examples_dir())
+    found: dict[str, list[Path]] = {}
+    for index, update in enumerate(updates, start=1):
+        if isinstance(update.recipient, AccountUser):
+            continue
+        folder = gallery / preview._slug(index, update.event_id)
+        found[update.ticket.subject] = sorted(p for p in folder.rglob("*") if p.is_file())
+    assert found, "the shipped examples must include a guest"
+    return found
+
+
+def test_guest_previews_show_what_a_guest_gets_without_the_subject(gallery: Path) -> None:
+    for subject, files in _guest_files(gallery).items():
+        assert any(p.suffix == ".eml" for p in files)
+        for path in files:
+            shown = _message_texts(path) if path.suffix == ".eml" else path.read_text("utf-8")
+            assert subject not in shown and escape(subject) not in shown, path
+
+
+def test_guest_subject_flag_previews_the_host_opt_in(tmp_path: Path) -> None:
+    out = tmp_path / "opt-in"
+    assert run_cli(["preview", str(default_examples_dir()), "--out", str(out),
+                    "--guest-subject"]) == 0
+    for subject, files in _guest_files(out).items():
+        texts = [p for p in files if p.suffix == ".txt"]
+        assert texts and all(subject in p.read_text("utf-8") for p in texts)

@@ -69,6 +69,7 @@ def make_update(
     guest=st.booleans(),
     locale=st.sampled_from(LOCALES),
     include_excerpt=st.booleans(),
+    include_subject=st.booleans(),
     ticket_id=ticket_text.map(lambda s: s[:60]),
     subject=ticket_text.map(lambda s: "Subj" + s),
     excerpt=st.none() | ticket_text.map(lambda s: "Exc" + s),
@@ -82,6 +83,7 @@ def test_every_kind_user_and_locale_renders_escaped_and_translated(
     guest: bool,
     locale: str,
     include_excerpt: bool,
+    include_subject: bool,
     ticket_id: str,
     subject: str,
     excerpt: str | None,
@@ -107,13 +109,14 @@ def test_every_kind_user_and_locale_renders_escaped_and_translated(
         app_url=app_url,
         guest=guest,
         include_excerpt=include_excerpt,
+        include_subject=include_subject,
     )
     lang = locale[:2]
     assert email.subject == SUBJECTS[lang].format(ticket_id)  # one subject per ticket: threads
     assert email.preheader and "\n" not in email.preheader
 
     # Every ticket value is escaped in the HTML: the raw markup never appears, the escaped does.
-    shown = [ticket_id, subject] + ([name] if name else [])
+    shown = [ticket_id] + ([subject] if include_subject else []) + ([name] if name else [])
     if include_excerpt and excerpt:
         shown.append(excerpt)
     if kind is UpdateKind.STATUS_CHANGED and status:
@@ -124,6 +127,12 @@ def test_every_kind_user_and_locale_renders_escaped_and_translated(
     assert "<b>" not in email.html  # every value starts with <b>; none may reach the HTML raw
     if not (include_excerpt and excerpt):
         assert "Latest message" not in email.html and "Senaste meddelandet" not in email.html
+    if not include_subject:
+        # The subject is what the filer typed: with include_subject=False (every guest by
+        # default) no part carries it, not even escaped, quoted or as a bare "Subject:" row.
+        for part in (email.subject, email.preheader, email.html, email.text):
+            assert "Subj" not in part
+        assert ticket_id in email.text and escape(ticket_id) in email.html
 
     # The tag structure does not depend on the values: nothing a ticket says becomes markup.
     neutral = make_update(
@@ -143,6 +152,7 @@ def test_every_kind_user_and_locale_renders_escaped_and_translated(
         app_url=app_url,
         guest=guest,
         include_excerpt=include_excerpt,
+        include_subject=include_subject,
     )
     assert TAG.findall(email.html) == TAG.findall(plain.html)
 

@@ -119,10 +119,18 @@ class Renderer:
         app_url: str | None,
         guest: bool,
         include_excerpt: bool,
+        include_subject: bool = True,
     ) -> RenderedEmail:
-        """One update as email: one subject per ticket, the news in body and preheader."""
+        """One update as email: one subject per ticket, the news in body and preheader.
+
+        ``include_subject=False`` leaves the ticket's subject out of every part (the copy names
+        the ticket by number instead): it is text whoever filed the ticket typed, and an
+        unverified guest mailbox must not receive it, or the notifier relays spam.
+        """
         r = update.recipient
         values = self._update_values(update, include_excerpt, EMAIL_EXCERPT_CHARS)
+        if not include_subject:
+            values["ticket_subject"] = ""  # templates test it for truth and pick the other copy
         values["guest"] = bool(guest)
         values["ticket_url"] = ticket_url
         values["app_url"] = None if guest or not app_url else app_url
