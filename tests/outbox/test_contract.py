@@ -123,6 +123,51 @@ def test_release_returns_jobs_unattempted(outbox: Outbox) -> None:
     assert all(j.attempts == 0 for j in again)
 
 
+def test_a_worker_whose_lease_expired_cannot_overwrite_the_next_workers_outcome(
+    open_store: StoreFactory,
+) -> None:
+    """Review finding 2: A's late answer after B re-claimed and delivered changes nothing."""
+    a, b = open_store(), open_store()
+    a.add([job("k1")], T0)
+    (by_a,) = a.claim(T0, 10, lease_seconds=1, worker_id="A")
+    (by_b,) = b.claim(later(2), 10, lease_seconds=1, worker_id="B")  # A's lease ran out
+    assert by_b.id == by_a.id
+    # While B holds the lease, A can neither finish, reschedule nor release the job.
+    assert a.mark_retry(by_a.id, later(60), "421 from A's late answer", worker_id="A") is False
+    assert a.release([by_a.id], worker_id="A") == 0
+    assert b.mark_delivered(by_b.id, later(3), "250 ok", worker_id="B") is True
+    assert a.mark_dead(by_a.id, later(4), "550 from A's late answer", worker_id="A") is False
+    assert a.mark_retry(by_a.id, later(60), "421 from A's late answer", worker_id="A") is False
+    assert a.mark_delivered(by_a.id, later(4), "250 late", worker_id="A") is False
+    assert a.release([by_a.id], worker_id="A") == 0
+    done = a.get("k1")
+    assert done is not None
+    assert (done.status, done.attempts, done.last_error) == (JobStatus.DELIVERED, 1, None)
+    assert a.retry_dead(later(5)) == 0  # nothing dead, so nothing is ever sent again
+    assert a.claim(later(1000), 10, 60, "C") == []
+
+
+def test_fenced_outcomes_apply_only_for_the_lease_holder(outbox: Outbox) -> None:
+    outbox.add([job("a"), job("b"), job("c")], T0)
+    first = {j.idempotency_key: j.id for j in outbox.claim(T0, 10, 60, "w1")}
+    assert outbox.mark_delivered(first["a"], later(1), worker_id="w2") is False
+    assert outbox.mark_delivered(first["a"], later(1), worker_id="w1") is True
+    assert outbox.mark_retry(first["b"], later(30), "451", worker_id="w1") is True
+    # Retrying dropped the lease: the same worker cannot record a second outcome for it.
+    assert outbox.mark_dead(first["b"], later(2), "550", worker_id="w1") is False
+    assert outbox.release([first["b"], first["c"]], worker_id="w1") == 1
+    assert outbox.mark_dead(first["c"], later(2), "550", worker_id="w1") is False
+    waiting = outbox.get("b")
+    assert waiting is not None
+    assert (waiting.status, waiting.attempts, waiting.last_error) == (JobStatus.PENDING, 1, "451")
+    assert outbox.get("c").attempts == 0  # type: ignore[union-attr]
+    # Without a worker id the old unfenced behaviour stays, for hosts' own repair tools.
+    assert outbox.mark_dead(first["c"], later(3), "given up by hand") is True
+    assert outbox.mark_delivered(first["c"], later(4)) is True
+    assert outbox.get("c").status is JobStatus.DELIVERED  # type: ignore[union-attr]
+    assert outbox.mark_dead(10_000, later(4), "no such job") is False
+
+
 def test_counts_and_oldest_pending_describe_the_backlog(outbox: Outbox) -> None:
     assert outbox.oldest_pending() is None
     outbox.add([job("e1"), job("p1", "apns")], T0)

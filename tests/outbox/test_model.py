@@ -21,6 +21,7 @@ from .conftest import wipe_pg
 T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 KEYS = [f"k{i}" for i in range(8)]
 CHANNELS = ["email", "apns"]
+WORKERS = ["w1", "w2"]
 
 
 def view(job: Job | None) -> tuple[object, ...] | None:
@@ -52,31 +53,36 @@ def machine(open_store: Callable[[], Outbox]) -> type[RuleBasedStateMachine]:
             jobs = [NewJob(k, c, {"kind": "email", "delivery_id": k}) for k, c in batch]
             assert self.store.add(jobs, self.now) == self.model.add(jobs, self.now)
 
-        @rule(limit=st.integers(1, 4), lease=st.sampled_from([10, 60]))
-        def claim(self, limit: int, lease: int) -> None:
-            got = self.store.claim(self.now, limit, lease, "w")
-            want = self.model.claim(self.now, limit, lease, "w")
+        @rule(limit=st.integers(1, 4), lease=st.sampled_from([10, 60]),
+              worker=st.sampled_from(WORKERS))
+        def claim(self, limit: int, lease: int, worker: str) -> None:
+            got = self.store.claim(self.now, limit, lease, worker)
+            want = self.model.claim(self.now, limit, lease, worker)
             assert [j.idempotency_key for j in got] == [j.idempotency_key for j in want]
 
         @rule(key=st.sampled_from(KEYS), outcome=st.sampled_from(["delivered", "retry", "dead"]),
-              delay=st.integers(0, 120))
-        def record(self, key: str, outcome: str, delay: int) -> None:
+              delay=st.integers(0, 120), worker=st.sampled_from([None, *WORKERS]))
+        def record(self, key: str, outcome: str, delay: int, worker: str | None) -> None:
             pair = self.ids(key)
             if pair is None:
                 return
+            applied = []
             for store, job_id in ((self.model, pair[0]), (self.store, pair[1])):
                 if outcome == "delivered":
-                    store.mark_delivered(job_id, self.now)
+                    applied.append(store.mark_delivered(job_id, self.now, worker_id=worker))
                 elif outcome == "retry":
-                    store.mark_retry(job_id, self.now + timedelta(seconds=delay), "451 later")
+                    applied.append(store.mark_retry(
+                        job_id, self.now + timedelta(seconds=delay), "451 later", worker_id=worker))
                 else:
-                    store.mark_dead(job_id, self.now, "550 gone")
+                    applied.append(store.mark_dead(job_id, self.now, "550 gone", worker_id=worker))
+            assert applied[0] == applied[1]
 
-        @rule(keys=st.lists(st.sampled_from(KEYS), max_size=3))
-        def release(self, keys: list[str]) -> None:
+        @rule(keys=st.lists(st.sampled_from(KEYS), max_size=3),
+              worker=st.sampled_from([None, *WORKERS]))
+        def release(self, keys: list[str], worker: str | None) -> None:
             pairs = [p for p in map(self.ids, keys) if p is not None]
-            self.model.release([p[0] for p in pairs])
-            self.store.release([p[1] for p in pairs])
+            want = self.model.release([p[0] for p in pairs], worker_id=worker)
+            assert self.store.release([p[1] for p in pairs], worker_id=worker) == want
 
         @rule(channel=st.sampled_from([None, *CHANNELS]))
         def retry_dead(self, channel: str | None) -> None:

@@ -74,21 +74,32 @@ class Outbox(ABC):
     def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:
         """Lease up to ``limit`` due pending jobs (lease expired or never leased)."""
 
-    @abstractmethod
-    def mark_delivered(self, job_id: int, now: datetime, detail: str = "") -> None:
-        """Record a successful delivery and drop the lease."""
+    # Outcomes are fenced: with ``worker_id`` (the id the job was claimed with) a call takes
+    # effect only while the job is still pending and leased by that worker, so a worker whose
+    # lease expired cannot overwrite what the worker that re-claimed the job recorded. They
+    # return whether anything changed. ``worker_id=None`` skips the fence (hosts' own tools).
 
     @abstractmethod
-    def mark_retry(self, job_id: int, next_attempt_at: datetime, error: str) -> None:
-        """Count a failed attempt and schedule the next one."""
+    def mark_delivered(
+        self, job_id: int, now: datetime, detail: str = "", *, worker_id: str | None = None
+    ) -> bool:
+        """Record a successful delivery and drop the lease; False if the lease was lost."""
 
     @abstractmethod
-    def mark_dead(self, job_id: int, now: datetime, error: str) -> None:
-        """Give up on a job, keeping the reason."""
+    def mark_retry(
+        self, job_id: int, next_attempt_at: datetime, error: str, *, worker_id: str | None = None
+    ) -> bool:
+        """Count a failed attempt and schedule the next one; False if the lease was lost."""
 
     @abstractmethod
-    def release(self, job_ids: Sequence[int]) -> None:
-        """Return leased jobs unattempted (graceful shutdown)."""
+    def mark_dead(
+        self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
+    ) -> bool:
+        """Give up on a job, keeping the reason; False if the lease was lost."""
+
+    @abstractmethod
+    def release(self, job_ids: Sequence[int], *, worker_id: str | None = None) -> int:
+        """Return pending leased jobs unattempted (graceful shutdown); return how many."""
 
     @abstractmethod
     def counts(self) -> list[ChannelCount]:

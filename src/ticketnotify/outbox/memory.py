@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -18,6 +18,7 @@ class MemoryOutbox(Outbox):
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._by_key: dict[str, int] = {}
+        self._leased_by: dict[int, str] = {}  # the Job record has no owner field; stores do
         self._next_id = 1
 
     def add(
@@ -53,30 +54,51 @@ class MemoryOutbox(Outbox):
             claimed = [replace(j, lease_until=lease) for j in due[:limit]]
             for j in claimed:
                 self._jobs[j.id] = j
+                self._leased_by[j.id] = worker_id
             return claimed
 
-    def _update(self, job_id: int, **changes: object) -> None:
+    def _record(self, job_id: int, worker_id: str | None, change: Callable[[Job], Job],
+                *, pending_only: bool = False) -> bool:
+        """Apply an outcome unless the fence says the job is finished or leased by another."""
         with self._lock:
-            self._jobs[job_id] = replace(self._jobs[job_id], **changes)  # type: ignore[arg-type]
+            job = self._jobs.get(job_id)
+            if job is None:
+                return False
+            if (worker_id is not None or pending_only) and job.status is not JobStatus.PENDING:
+                return False
+            if worker_id is not None and self._leased_by.get(job_id) != worker_id:
+                return False
+            self._jobs[job_id] = change(job)
+            self._leased_by.pop(job_id, None)
+            return True
 
-    def mark_delivered(self, job_id: int, now: datetime, detail: str = "") -> None:
-        job = self._jobs[job_id]
-        self._update(job_id, status=JobStatus.DELIVERED, attempts=job.attempts + 1,
-                     lease_until=None, last_error=None)
+    def mark_delivered(
+        self, job_id: int, now: datetime, detail: str = "", *, worker_id: str | None = None
+    ) -> bool:
+        return self._record(job_id, worker_id, lambda j: replace(
+            j, status=JobStatus.DELIVERED, attempts=j.attempts + 1, lease_until=None,
+            last_error=None))
 
-    def mark_retry(self, job_id: int, next_attempt_at: datetime, error: str) -> None:
-        job = self._jobs[job_id]
-        self._update(job_id, attempts=job.attempts + 1, next_attempt_at=next_attempt_at,
-                     lease_until=None, last_error=error)
+    def mark_retry(
+        self, job_id: int, next_attempt_at: datetime, error: str, *, worker_id: str | None = None
+    ) -> bool:
+        return self._record(job_id, worker_id, lambda j: replace(
+            j, attempts=j.attempts + 1, next_attempt_at=next_attempt_at, lease_until=None,
+            last_error=error))
 
-    def mark_dead(self, job_id: int, now: datetime, error: str) -> None:
-        job = self._jobs[job_id]
-        self._update(job_id, status=JobStatus.DEAD, attempts=job.attempts + 1,
-                     lease_until=None, last_error=error)
+    def mark_dead(
+        self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
+    ) -> bool:
+        return self._record(job_id, worker_id, lambda j: replace(
+            j, status=JobStatus.DEAD, attempts=j.attempts + 1, lease_until=None,
+            last_error=error))
 
-    def release(self, job_ids: Sequence[int]) -> None:
-        for job_id in job_ids:
-            self._update(job_id, lease_until=None)
+    def release(self, job_ids: Sequence[int], *, worker_id: str | None = None) -> int:
+        def unlease(job: Job) -> Job:
+            return replace(job, lease_until=None)
+
+        unique = dict.fromkeys(job_ids)  # an id listed twice is released once, as in SQL
+        return sum(self._record(i, worker_id, unlease, pending_only=True) for i in unique)
 
     def counts(self) -> list[ChannelCount]:
         with self._lock:
@@ -97,6 +119,7 @@ class MemoryOutbox(Outbox):
             for j in dead:
                 self._jobs[j.id] = replace(j, status=JobStatus.PENDING, attempts=0,
                                            next_attempt_at=now, lease_until=None)
+                self._leased_by.pop(j.id, None)
             return len(dead)
 
     def purge(self, older_than: datetime) -> int:
@@ -106,6 +129,7 @@ class MemoryOutbox(Outbox):
             for j in old:
                 del self._jobs[j.id]
                 del self._by_key[j.idempotency_key]
+                self._leased_by.pop(j.id, None)
             return len(old)
 
     def get(self, idempotency_key: str) -> Job | None:

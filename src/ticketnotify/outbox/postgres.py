@@ -53,6 +53,11 @@ _COLUMNS = (
 )
 
 
+# Where an outcome applies: with a worker id (the last two parameters), only while that
+# worker still holds the job's lease and the job is pending; without one, unconditionally.
+# The same clause as SQLite's, with psycopg's placeholders and a type for the NULL test.
+_FENCE = "WHERE id = %s AND (%s::text IS NULL OR (status = 'pending' AND leased_by = %s))"
+
 
 def _aware(moment: datetime) -> datetime:
     """Naive datetimes mean UTC, as everywhere in the library; never the session's zone."""
@@ -176,36 +181,43 @@ class PostgresOutbox(Outbox):
             cur.execute(sql, params)
             return cur.rowcount
 
-    def mark_delivered(self, job_id: int, now: datetime, detail: str = "") -> None:
-        self._execute(
+    def mark_delivered(
+        self, job_id: int, now: datetime, detail: str = "", *, worker_id: str | None = None
+    ) -> bool:
+        return self._execute(
             f"UPDATE {TABLE} SET status = 'delivered', attempts = attempts + 1,"
             " lease_until = NULL, leased_by = NULL, last_error = NULL, detail = %s,"
-            " finished_at = %s WHERE id = %s",
-            (detail, _aware(now), job_id),
-        )
+            f" finished_at = %s {_FENCE}",
+            (detail, _aware(now), job_id, worker_id, worker_id),
+        ) == 1
 
-    def mark_retry(self, job_id: int, next_attempt_at: datetime, error: str) -> None:
-        self._execute(
+    def mark_retry(
+        self, job_id: int, next_attempt_at: datetime, error: str, *, worker_id: str | None = None
+    ) -> bool:
+        return self._execute(
             f"UPDATE {TABLE} SET attempts = attempts + 1, next_attempt_at = %s,"
-            " lease_until = NULL, leased_by = NULL, last_error = %s WHERE id = %s",
-            (_aware(next_attempt_at), error, job_id),
-        )
+            f" lease_until = NULL, leased_by = NULL, last_error = %s {_FENCE}",
+            (_aware(next_attempt_at), error, job_id, worker_id, worker_id),
+        ) == 1
 
-    def mark_dead(self, job_id: int, now: datetime, error: str) -> None:
-        self._execute(
+    def mark_dead(
+        self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
+    ) -> bool:
+        return self._execute(
             f"UPDATE {TABLE} SET status = 'dead', attempts = attempts + 1,"
-            " lease_until = NULL, leased_by = NULL, last_error = %s, finished_at = %s"
-            " WHERE id = %s",
-            (error, _aware(now), job_id),
-        )
+            f" lease_until = NULL, leased_by = NULL, last_error = %s, finished_at = %s {_FENCE}",
+            (error, _aware(now), job_id, worker_id, worker_id),
+        ) == 1
 
-    def release(self, job_ids: Sequence[int]) -> None:
-        if job_ids:
-            self._execute(
-                f"UPDATE {TABLE} SET lease_until = NULL, leased_by = NULL"
-                " WHERE id = ANY(%s) AND status = 'pending'",
-                (list(job_ids),),
-            )
+    def release(self, job_ids: Sequence[int], *, worker_id: str | None = None) -> int:
+        if not job_ids:
+            return 0
+        return self._execute(
+            f"UPDATE {TABLE} SET lease_until = NULL, leased_by = NULL"
+            " WHERE id = ANY(%s) AND status = 'pending'"
+            " AND (%s::text IS NULL OR leased_by = %s)",
+            (list(job_ids), worker_id, worker_id),
+        )
 
     def counts(self) -> list[ChannelCount]:
         with self._cursor() as cur:

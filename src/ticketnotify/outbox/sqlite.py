@@ -49,6 +49,11 @@ _COLUMNS = (
 )
 
 
+# Where an outcome applies: with a worker id (the last two parameters), only while that
+# worker still holds the job's lease and the job is pending; without one, unconditionally.
+_FENCE = "WHERE id = ? AND (? IS NULL OR (status = 'pending' AND leased_by = ?))"
+
+
 def to_micros(moment: datetime) -> int:
     """Store instants as UTC microseconds: exact, and integer comparison is index-friendly."""
     if moment.tzinfo is None:  # naive means UTC here, as in the rest of the library's clock
@@ -174,38 +179,45 @@ class SQLiteOutbox(Outbox):
         with self._db.write() as conn:
             return conn.execute(sql, params).rowcount
 
-    def mark_delivered(self, job_id: int, now: datetime, detail: str = "") -> None:
-        self._execute(
+    def mark_delivered(
+        self, job_id: int, now: datetime, detail: str = "", *, worker_id: str | None = None
+    ) -> bool:
+        return self._execute(
             f"UPDATE {TABLE} SET status = 'delivered', attempts = attempts + 1,"
             " lease_until = NULL, leased_by = NULL, last_error = NULL, detail = ?,"
-            " finished_at = ? WHERE id = ?",
-            (detail, to_micros(now), job_id),
-        )
+            f" finished_at = ? {_FENCE}",
+            (detail, to_micros(now), job_id, worker_id, worker_id),
+        ) == 1
 
-    def mark_retry(self, job_id: int, next_attempt_at: datetime, error: str) -> None:
-        self._execute(
+    def mark_retry(
+        self, job_id: int, next_attempt_at: datetime, error: str, *, worker_id: str | None = None
+    ) -> bool:
+        return self._execute(
             f"UPDATE {TABLE} SET attempts = attempts + 1, next_attempt_at = ?,"
-            " lease_until = NULL, leased_by = NULL, last_error = ? WHERE id = ?",
-            (to_micros(next_attempt_at), error, job_id),
-        )
+            f" lease_until = NULL, leased_by = NULL, last_error = ? {_FENCE}",
+            (to_micros(next_attempt_at), error, job_id, worker_id, worker_id),
+        ) == 1
 
-    def mark_dead(self, job_id: int, now: datetime, error: str) -> None:
-        self._execute(
+    def mark_dead(
+        self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
+    ) -> bool:
+        return self._execute(
             f"UPDATE {TABLE} SET status = 'dead', attempts = attempts + 1,"
-            " lease_until = NULL, leased_by = NULL, last_error = ?, finished_at = ?"
-            " WHERE id = ?",
-            (error, to_micros(now), job_id),
-        )
+            f" lease_until = NULL, leased_by = NULL, last_error = ?, finished_at = ? {_FENCE}",
+            (error, to_micros(now), job_id, worker_id, worker_id),
+        ) == 1
 
-    def release(self, job_ids: Sequence[int]) -> None:
+    def release(self, job_ids: Sequence[int], *, worker_id: str | None = None) -> int:
         if not job_ids:
-            return
+            return 0
         with self._db.write() as conn:
+            before = conn.total_changes
             conn.executemany(
-                f"UPDATE {TABLE} SET lease_until = NULL, leased_by = NULL WHERE id = ?"
+                f"UPDATE {TABLE} SET lease_until = NULL, leased_by = NULL {_FENCE}"
                 " AND status = 'pending'",
-                [(i,) for i in job_ids],
+                [(i, worker_id, worker_id) for i in dict.fromkeys(job_ids)],
             )
+            return conn.total_changes - before
 
     def counts(self) -> list[ChannelCount]:
         with self._db.lock:
