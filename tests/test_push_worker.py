@@ -80,3 +80,68 @@ async def test_dead_devices_reported_once_and_throttled_pushes_wait_for_retry_af
             assert len(stack.fcm.sent_to(GOOD_ANDROID)) == 1
         finally:
             await worker.aclose()
+
+
+async def test_a_dead_token_is_sent_to_and_reported_once_however_many_jobs_it_has(
+        clock: FakeClock) -> None:
+    """Review finding 7: three updates to one dead iOS token → one send, one callback."""
+    cecilia = AccountUser(user_id="u-cecilia", email="cecilia@example.se", locale="sv_SE",
+                          devices=(Device("ios", DEAD_IOS),))
+    reported: list[tuple[str, Device]] = []
+
+    async with LoopbackStack() as stack:
+        assert stack.apns is not None
+        stack.apns.unregistered(DEAD_IOS)
+        outbox = MemoryOutbox()
+        notifier = Notifier(outbox, clock=clock)
+        for n in (1, 2, 3):  # claimed in one batch: their sends would otherwise run at once
+            notifier.publish(update(cecilia, f"evt-{n}"))
+        worker = Worker(outbox, stack.channels(), clock=clock,
+                        on_invalid_device=lambda user, device: reported.append((user, device)))
+        try:
+            await worker.drain()
+            assert reported == [("u-cecilia", Device("ios", DEAD_IOS))]
+            assert len(stack.apns.received_for(DEAD_IOS)) == 1
+            jobs = [outbox.get(idempotency_key(f"evt-{n}", "user:u-cecilia", "apns", DEAD_IOS))
+                    for n in (1, 2, 3)]
+            assert [j.status for j in jobs if j is not None] == [JobStatus.DEAD] * 3
+            reasons = sorted(j.last_error or "" for j in jobs if j is not None)
+            assert reasons[0].startswith("invalid address:")
+            assert all("already found this device token invalid" in r for r in reasons[1:])
+            assert (worker.stats.invalid_devices, worker.stats.skipped_dead_devices) == (1, 2)
+
+            notifier.publish(update(cecilia, "evt-4"))  # a later batch: remembered, not re-sent
+            await worker.drain()
+            late = outbox.get(idempotency_key("evt-4", "user:u-cecilia", "apns", DEAD_IOS))
+            assert late is not None and late.status is JobStatus.DEAD
+            assert len(stack.apns.received_for(DEAD_IOS)) == 1
+            assert len(reported) == 1
+        finally:
+            await worker.aclose()
+
+
+async def test_the_memory_of_dead_devices_is_bounded(clock: FakeClock) -> None:
+    """With room for one device, the oldest is forgotten: sent (and reported) once more."""
+    other_dead = "d0" * 32
+    dora = AccountUser(user_id="u-dora", email="dora@example.se", locale="sv_SE",
+                       devices=(Device("ios", DEAD_IOS),))
+    emil = AccountUser(user_id="u-emil", email="emil@example.se", locale="sv_SE",
+                       devices=(Device("ios", other_dead),))
+    reported: list[str] = []
+
+    async with LoopbackStack() as stack:
+        assert stack.apns is not None
+        stack.apns.unregistered(DEAD_IOS)
+        stack.apns.unregistered(other_dead)
+        outbox = MemoryOutbox()
+        notifier = Notifier(outbox, clock=clock)
+        worker = Worker(outbox, stack.channels(), clock=clock, dead_device_memory=1,
+                        on_invalid_device=lambda user, device: reported.append(device.token))
+        try:
+            for event, user in (("evt-1", dora), ("evt-2", emil), ("evt-3", dora)):
+                notifier.publish(update(user, event))
+                await worker.drain()
+            assert reported == [DEAD_IOS, other_dead, DEAD_IOS]
+            assert len(stack.apns.received_for(DEAD_IOS)) == 2
+        finally:
+            await worker.aclose()

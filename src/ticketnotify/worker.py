@@ -10,6 +10,7 @@ import random
 import signal
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ log = logging.getLogger("ticketnotify.worker")
 
 Clock = Callable[[], datetime]
 InvalidDeviceCallback = Callable[[str, Device], None]
+DeviceKey = tuple[str, str]  # (platform, token)
 T = TypeVar("T")
 
 
@@ -66,8 +68,10 @@ class WorkerStats:
     delivered: int = 0
     retried: int = 0
     dead: int = 0
-    invalid_devices: int = 0
+    invalid_devices: int = 0  # distinct dead devices found (each reported to the host once)
+    skipped_dead_devices: int = 0  # jobs dead-lettered unsent: their device was known dead
     released: int = 0
+    lost_leases: int = 0  # outcomes not recorded: another worker held the job by then
     batches: int = 0
     store_errors: int = 0
     by_channel: dict[str, int] = field(default_factory=dict)
@@ -95,9 +99,12 @@ class Worker:
         worker_id: str | None = None,
         send_timeout: float | None = None,
         shutdown_grace: float = 30.0,
+        dead_device_memory: int = 10_000,
     ) -> None:
         if batch_size < 1 or concurrency < 1:
             raise ConfigurationError("batch_size and concurrency must be at least 1")
+        if dead_device_memory < 0:
+            raise ConfigurationError("dead_device_memory must be 0 or more (0 remembers none)")
         if lease_seconds <= 0:
             raise ConfigurationError("lease_seconds must be positive: it is how long a job is ours")
         if send_timeout is not None and not 0 < send_timeout < lease_seconds:
@@ -120,13 +127,18 @@ class Worker:
         self._concurrency = concurrency
         self._store = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ticketnotify-outbox")
         self._unsettled: dict[int, Job] = {}  # claimed, outcome not yet decided
+        # Devices found dead, oldest first; bounded so a worker's memory stays flat for years.
+        self._dead_devices: OrderedDict[DeviceKey, None] = OrderedDict()
+        self._dead_device_memory = dead_device_memory
+        self._pushing: dict[DeviceKey, asyncio.Event] = {}  # device → its send in flight
         self._stopping = False
         self.stopping = asyncio.Event()  # set once a stop was noticed and no new sends start
 
-    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+    async def _call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run a store method on the store thread; finish it even if the caller is cancelled."""
         loop = asyncio.get_running_loop()
-        return await asyncio.shield(loop.run_in_executor(self._store, functools.partial(fn, *args)))
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.shield(loop.run_in_executor(self._store, call))
 
     async def run_once(self) -> int:
         """Claim one batch of due jobs, deliver them concurrently; return how many were claimed."""
@@ -210,8 +222,12 @@ class Worker:
             return
         ids = list(self._unsettled)
         self._unsettled.clear()
-        await self._call(self.outbox.release, ids)
-        self.stats.released += len(ids)
+        released = await self._call(self.outbox.release, ids, worker_id=self.worker_id)
+        self.stats.released += released
+        if released < len(ids):  # their leases ran out and another worker holds them now
+            self.stats.lost_leases += len(ids) - released
+            log.warning("%d job(s) not released: another worker claimed them after their "
+                        "lease ran out", len(ids) - released)
 
     async def aclose(self) -> None:
         """Close every channel's connections and the store thread."""
@@ -232,28 +248,53 @@ class Worker:
             except (TypeError, ValueError) as exc:  # a stored message that cannot ever be sent
                 await self._dead(job, f"unreadable message: {exc}")
                 return
+            if not isinstance(message, PushMessage):
+                await self._send(job, channel, message)
+                return
+            # One send per device at a time, so a dead token answers once, not once per job.
+            device: DeviceKey = (str(message.platform), message.token)
+            while (busy := self._pushing.get(device)) is not None:
+                await busy.wait()
+            if self._stopping or time.monotonic() > send_by:
+                return
+            if device in self._dead_devices:
+                self._dead_devices.move_to_end(device)
+                self.stats.skipped_dead_devices += 1
+                await self._dead(job, "not sent: this worker already found this device token "
+                                      "invalid and reported it; register the device again")
+                return
+            done = self._pushing[device] = asyncio.Event()
             try:
-                receipt = await asyncio.wait_for(channel.send(message), self.send_timeout)
-            except InvalidAddressError as exc:
-                await self._dead(job, f"invalid address: {exc}")
-                self._report_invalid_device(job, message)
-            except PermanentDeliveryError as exc:
-                await self._dead(job, f"permanent: {exc}")
-            except TransientDeliveryError as exc:
-                await self._transient(job, str(exc), exc.retry_after)
-            except TimeoutError:
-                error = DeliveryTimeoutError(f"send took longer than {self.send_timeout:.0f}s")
-                await self._transient(job, str(error), None)
-            except Exception as exc:  # an adapter bug must not kill the worker or lose the job
-                log.exception("channel %s raised an unexpected error", job.channel)
-                await self._transient(job, f"unexpected {type(exc).__name__}: {exc}", None)
-            else:
-                self._unsettled.pop(job.id, None)
-                await self._call(
-                    self.outbox.mark_delivered, job.id, self.clock(), receipt.provider_id
-                )
+                await self._send(job, channel, message)
+            finally:
+                del self._pushing[device]
+                done.set()
+
+    async def _send(self, job: Job, channel: Channel, message: Message) -> None:
+        """Send once and record the outcome the error class calls for."""
+        try:
+            receipt = await asyncio.wait_for(channel.send(message), self.send_timeout)
+        except InvalidAddressError as exc:
+            await self._dead(job, f"invalid address: {exc}")
+            self._report_invalid_device(job, message)
+        except PermanentDeliveryError as exc:
+            await self._dead(job, f"permanent: {exc}")
+        except TransientDeliveryError as exc:
+            await self._transient(job, str(exc), exc.retry_after)
+        except TimeoutError:
+            error = DeliveryTimeoutError(f"send took longer than {self.send_timeout:.0f}s")
+            await self._transient(job, str(error), None)
+        except Exception as exc:  # an adapter bug must not kill the worker or lose the job
+            log.exception("channel %s raised an unexpected error", job.channel)
+            await self._transient(job, f"unexpected {type(exc).__name__}: {exc}", None)
+        else:
+            self._unsettled.pop(job.id, None)
+            if await self._call(self.outbox.mark_delivered, job.id, self.clock(),
+                                receipt.provider_id, worker_id=self.worker_id):
                 self.stats.delivered += 1
                 self.stats.by_channel[job.channel] = self.stats.by_channel.get(job.channel, 0) + 1
+            else:
+                self._lost_lease(job, "delivered")
 
     async def _transient(self, job: Job, error: str, retry_after: float | None) -> None:
         attempt = job.attempts + 1
@@ -262,21 +303,43 @@ class Worker:
             return
         self._unsettled.pop(job.id, None)
         delay = self.retry.delay(attempt, retry_after)
-        await self._call(
-            self.outbox.mark_retry, job.id, self.clock() + timedelta(seconds=delay), error
-        )
-        self.stats.retried += 1
+        if await self._call(self.outbox.mark_retry, job.id,
+                            self.clock() + timedelta(seconds=delay), error,
+                            worker_id=self.worker_id):
+            self.stats.retried += 1
+        else:
+            self._lost_lease(job, f"retry: {error}")
 
     async def _dead(self, job: Job, reason: str) -> None:
         self._unsettled.pop(job.id, None)
-        await self._call(self.outbox.mark_dead, job.id, self.clock(), reason)
+        if not await self._call(self.outbox.mark_dead, job.id, self.clock(), reason,
+                                worker_id=self.worker_id):
+            self._lost_lease(job, f"dead: {reason}")
+            return
         self.stats.dead += 1
         log.warning("dead-lettered job %s (%s): %s", job.id, job.channel, reason)
 
+    def _lost_lease(self, job: Job, outcome: str) -> None:
+        """The store refused the outcome: our lease ran out and the job is another worker's."""
+        self.stats.lost_leases += 1
+        log.warning("job %s (%s): outcome not recorded (%s): its lease ran out and another "
+                    "worker claimed it; that worker's outcome stands", job.id, job.channel,
+                    outcome)
+
     def _report_invalid_device(self, job: Job, message: Message) -> None:
-        if not isinstance(message, PushMessage) or self.on_invalid_device is None:
+        """Remember the dead device and tell the host, once per device per worker."""
+        if not isinstance(message, PushMessage):
             return
+        key: DeviceKey = (str(message.platform), message.token)
+        if key in self._dead_devices:
+            return
+        if self._dead_device_memory:
+            self._dead_devices[key] = None
+            while len(self._dead_devices) > self._dead_device_memory:
+                self._dead_devices.popitem(last=False)
         self.stats.invalid_devices += 1
+        if self.on_invalid_device is None:
+            return
         device = Device(platform=Platform(message.platform), token=message.token)
         try:
             self.on_invalid_device(message.user_id, device)
