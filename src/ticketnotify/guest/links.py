@@ -111,6 +111,11 @@ class GuestLinks:
     ) -> OpenedLink:
         """Check a token; with ``email``/``ticket_id`` also check it matches the host's ticket.
 
+        Raises only ``LinkError`` subclasses for whatever ``token``, ``email`` and
+        ``ticket_id`` hold (they may come straight from a URL or form): a route id that is
+        no valid ticket id is ``TamperedLinkError``, an email that is no address
+        ``AddressMismatchError``. Only a naive ``now`` is an ``InvalidInputError``.
+
         Pure: it reads nothing but the token and the clock, writes nothing and sends
         nothing, so a mail scanner following the link burns no code and no rate limit.
         """
@@ -135,9 +140,7 @@ class GuestLinks:
             raise ExpiredLinkError(f"the link expired at {opened.expires_at:%Y-%m-%d %H:%M} UTC; "
                                    "the guest gets a fresh one with the next update or on request",
                                    expired_at=opened.expires_at)
-        if ticket_id is not None and not hmac.compare_digest(
-            check_ticket_id(ticket_id).encode(), opened.ticket_id.encode()
-        ):
+        if ticket_id is not None and not same_ticket(ticket_id, opened.ticket_id):
             raise TamperedLinkError("the link's token belongs to another ticket than the URL "
                                     "names; use the ticket id from the token")
         if email is not None:
@@ -149,8 +152,15 @@ class GuestLinks:
         return _digest(self._address_keys[0], normalize_email(email))
 
     def address_matches(self, opened: OpenedLink, email: str) -> bool:
-        """True if ``email`` is the address the link was issued for (any current key)."""
-        normalized = normalize_email(email)
+        """True if ``email`` is the address the link was issued for (any current key).
+
+        False, not an input error, for a value that is no address at all: no link is ever
+        issued for one, and a host checking a form value must only see link errors.
+        """
+        try:
+            normalized = normalize_email(email)
+        except InvalidInputError:
+            return False
         return any(
             hmac.compare_digest(_digest(key, normalized), opened.address_digest)
             for key in self._address_keys
@@ -163,6 +173,18 @@ class GuestLinks:
                 f"the link for ticket {opened.ticket_id} was issued for another address than "
                 "the one on the ticket; send the guest a fresh link"
             )
+
+
+def same_ticket(given: object, signed: str) -> bool:
+    """Whether a route or form value names the signed ticket id; any other value is just "no".
+
+    Exact comparison, no validation: a value ``check_ticket_id`` would refuse (too long,
+    empty, not a string) can never equal a signed id, and raising an input error here would
+    turn a crafted URL into a 500 in a host that catches ``LinkError``/``GrantError``.
+    """
+    if not isinstance(given, str):
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), signed.encode())
 
 
 def _digest(key: bytes, normalized_email: str) -> str:

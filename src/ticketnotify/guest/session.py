@@ -9,7 +9,6 @@ verification, so a stolen value dies on its own.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from datetime import datetime, timedelta
 from ..errors import ConfigurationError
 from . import signing
 from .errors import ExpiredGrantError, InvalidGrantError, WrongTicketGrantError
-from .links import check_ticket_id, from_seconds, now_or
+from .links import check_ticket_id, from_seconds, now_or, same_ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +60,11 @@ class AccessGrants:
         return self._make(value, ticket_id, verified, at)
 
     def check(self, value: str, ticket_id: str, *, now: datetime | None = None) -> AccessGrant:
-        """The grant if it is authentic, unexpired and for ``ticket_id``; raise ``GrantError``."""
+        """The grant if it is authentic, unexpired and for ``ticket_id``; raise ``GrantError``.
+
+        Only ``GrantError`` subclasses, whatever ``value`` and ``ticket_id`` hold (cookie and
+        route): a ``ticket_id`` that is no valid ticket id is ``WrongTicketGrantError``.
+        """
         at = now_or(now)
         try:
             fields = self._signer.verify(value, signing.GRANT)
@@ -80,9 +83,9 @@ class AccessGrants:
             raise ExpiredGrantError(f"the access grant expired at {grant.expires_at:%Y-%m-%d %H:%M}"
                                     " UTC; ask the guest for a new code",
                                     expired_at=grant.expires_at)
-        if not hmac.compare_digest(check_ticket_id(ticket_id).encode(), grant.ticket_id.encode()):
+        if not same_ticket(ticket_id, grant.ticket_id):
             raise WrongTicketGrantError(f"this access grant is for ticket {grant.ticket_id}, not "
-                                        f"{ticket_id}; a grant opens one ticket only")
+                                        f"{_shown(ticket_id)}; a grant opens one ticket only")
         return grant
 
     def renew(self, value: str, ticket_id: str, *, now: datetime | None = None) -> AccessGrant:
@@ -95,3 +98,9 @@ class AccessGrants:
         verified_at, issued_at = from_seconds(verified), from_seconds(issued)
         expires_at = min(issued_at + self.ttl, verified_at + self.max_lifetime)
         return AccessGrant(value, ticket_id, verified_at, issued_at, expires_at)
+
+
+def _shown(value: object) -> str:
+    """A route value fit for an error message: quoted and cut short (it may be hostile)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
