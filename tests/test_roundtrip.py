@@ -153,3 +153,29 @@ def test_a_locked_store_is_our_error_and_stores_nothing(
 def test_link_patterns_are_checked_up_front(pattern: str) -> None:
     with pytest.raises(ConfigurationError, match="web_ticket_url"):
         Links(web_ticket_url=pattern)
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_guest_email_relays_no_filer_text_unless_opted_in(
+        guest: Guest, make_update: Callable[..., TicketUpdate], opted_in: bool) -> None:
+    from ticketnotify.channels.mime import build_mime_bytes
+    from ticketnotify.messages import message_from_dict
+    from ticketnotify.notifier import ExcerptPolicy
+
+    spam = "BUY PILLS at spam.example"
+    update = TicketUpdate(event_id="spam-1", ticket=Ticket("4242", spam), kind="agent_reply",
+                          recipient=guest, occurred_at=T0, excerpt=f"{spam} — reply text")
+    outbox = MemoryOutbox()
+    policy = ExcerptPolicy(guest_subject=opted_in, guest_email=opted_in)
+    (planned,) = Notifier(outbox, guest_links=GuestLinks([KEY], URL), excerpts=policy).publish(
+        update).planned
+    job = outbox.get(planned.idempotency_key)
+    assert job is not None
+    message = message_from_dict(job.message)
+    wire = build_mime_bytes(message, sender="s@helpdesk.example",  # type: ignore[arg-type]
+                            domain="helpdesk.example").decode("utf-8", "replace")
+    text = " ".join((message.subject, message.html, message.text, message.preheader))  # type: ignore[union-attr]
+    assert (spam in text) is opted_in
+    assert "4242" in message.subject  # type: ignore[union-attr]
+    if not opted_in:
+        assert "PILLS" not in wire

@@ -66,6 +66,9 @@ class ExcerptPolicy:
     account_email: bool = True
     guest_email: bool = False
     push: bool = False
+    # The ticket's subject is text whoever filed the ticket typed: to an unverified guest
+    # mailbox it is relayed content (the spam-relay lesson), so it stays out by default.
+    guest_subject: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,16 +163,19 @@ class Notifier:
                 raise ConfigurationError(
                     "a guest update needs guest links: pass Notifier(guest_links=GuestLinks([...]))")
             url = self.guest_links.url_for(ticket_id, r.email, now=self.clock())
+            with_subject = self.excerpts.guest_subject
             email = self.renderer.render_update_email(
                 update, ticket_url=url, app_url=None, guest=True,
-                include_excerpt=self.excerpts.guest_email)
+                include_excerpt=self.excerpts.guest_email, include_subject=with_subject)
         else:
+            with_subject = True
             email = self.renderer.render_update_email(
                 update, ticket_url=self.links.web(ticket_id), app_url=self.links.app(ticket_id),
                 guest=False, include_excerpt=self.excerpts.account_email)
         return EmailMessage(
             delivery_id=delivery.idempotency_key, ticket_id=ticket_id,
-            ticket_subject=update.ticket.subject, locale=r.locale, to_address=delivery.address,
+            ticket_subject=update.ticket.subject if with_subject else "", locale=r.locale,
+            to_address=delivery.address,
             to_name=r.name, subject=email.subject, html=email.html, text=email.text,
             preheader=email.preheader,
         )
