@@ -8,6 +8,7 @@ wrong tries. Sends are rate-limited per address and per ticket.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import math
@@ -100,14 +101,18 @@ class VerificationCodes:
 
         Raises ``LinkError`` if the token is bad or not for ``email``, ``RateLimitedError``
         (with ``retry_at``) when too many codes went out lately, and whatever the channel
-        raises if delivery fails (the unsent code is then discarded).
+        raises if delivery fails. The new code is stored only once the channel accepted the
+        email, so a failed send leaves the guest's previous code, if still valid, usable;
+        the failed send still counts against the rate limits (reserved before sending).
+        Store calls run in a worker thread: a busy database never blocks the event loop.
         """
         now = self._now()
         opened = self.links.open(token, now=now, email=email)
         locale = check_locale("locale", locale)
         time_zone = check_timezone("time_zone", time_zone)
         address_key = self._address_key(email)
-        retry_at = self.store.reserve_send(
+        retry_at = await asyncio.to_thread(
+            self.store.reserve_send,
             {f"address:{address_key}": self.address_limits,
              f"ticket:{opened.ticket_id}": self.ticket_limits},
             now,
@@ -124,14 +129,13 @@ class VerificationCodes:
             code_hash=self._code_hash(opened.ticket_id, address_key, code),
             created_at=now, expires_at=now + self.code_ttl, attempts_left=self.max_attempts,
         )
-        self.store.put_code(stored)  # stored before sending: a fast guest must find it
         minutes = math.ceil(self.code_ttl / timedelta(minutes=1))
-        try:
-            await self.sender(email=email.strip(), locale=locale, time_zone=time_zone,
-                              code=code, minutes=minutes, ticket_id=opened.ticket_id)
-        except BaseException:
-            self.store.discard_code(stored.ticket_id, address_key, stored.code_hash)
-            raise
+        await self.sender(email=email.strip(), locale=locale, time_zone=time_zone,
+                          code=code, minutes=minutes, ticket_id=opened.ticket_id)
+        # Only now supersede the pending code. A guest cannot type the new code in the
+        # moment between the server's "250 OK" and this write, and if the write fails
+        # the error reaches the caller while the previous code still works.
+        await asyncio.to_thread(self.store.put_code, stored)
         return SentCode(opened.ticket_id, stored.expires_at, minutes)
 
     def verify_code(self, token: str, code: str, *, email: str) -> AccessGrant:
@@ -140,6 +144,7 @@ class VerificationCodes:
         Raises ``LinkError`` for a bad token, ``MalformedCodeError`` (no attempt used) if
         ``code`` is not six digits, ``NoCodeError``, ``CodeExpiredError``,
         ``WrongCodeError`` (with ``attempts_left``) or ``TooManyAttemptsError``.
+        Synchronous (store calls block): async hosts await ``averify_code`` instead.
         """
         now = self._now()
         opened = self.links.open(token, now=now, email=email)
@@ -167,6 +172,10 @@ class VerificationCodes:
                                        "new code")
         raise WrongCodeError(f"wrong code; {stored.attempts_left} attempt(s) left",
                              attempts_left=stored.attempts_left)
+
+    async def averify_code(self, token: str, code: str, *, email: str) -> AccessGrant:
+        """``verify_code`` in a worker thread, for async hosts: the store never blocks the loop."""
+        return await asyncio.to_thread(self.verify_code, token, code, email=email)
 
     def check_grant(self, value: str, ticket_id: str) -> AccessGrant:
         """The grant if it is valid now for ``ticket_id``; raise ``GrantError`` otherwise."""

@@ -51,8 +51,13 @@ class EmailCodeSender:
             self.template, locale, time_zone,
             {"code": code, "minutes": minutes, "ticket_id": ticket_id},
         )
+        # The MIME builder threads by ``EmailMessage.ticket_id``: a one-off id gives the
+        # code email a thread of its own, so it never sits in (or is collapsed into) the
+        # ticket's update conversation. Its own subject is the topic, never the filer's.
+        delivery_id = f"guest-code-{secrets.token_hex(8)}"
         await self.channel.send(EmailMessage(
-            delivery_id=f"guest-code-{secrets.token_hex(8)}", ticket_id=ticket_id,
-            ticket_subject="", locale=locale, to_address=email, subject=rendered.subject,
-            html=rendered.html, text=rendered.text, preheader=rendered.preheader,
+            delivery_id=delivery_id, ticket_id=delivery_id,
+            ticket_subject=rendered.subject, locale=locale, to_address=email,
+            subject=rendered.subject, html=rendered.html, text=rendered.text,
+            preheader=rendered.preheader,
         ))
