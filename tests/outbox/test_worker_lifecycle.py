@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import ClassVar
 
 from ticketnotify.channels.base import Channel
 from ticketnotify.channels.memory import MemoryChannel
+from ticketnotify.errors import PermanentDeliveryError
 from ticketnotify.messages import Message, Receipt
 from ticketnotify.outbox.base import JobStatus, NewJob, Outbox
 from ticketnotify.outbox.memory import MemoryOutbox
@@ -212,3 +214,38 @@ async def test_no_send_starts_once_the_lease_is_nearly_spent(clock: FakeClock) -
     assert statuses(outbox, jobs) == [
         (JobStatus.DELIVERED, 1, False), (JobStatus.PENDING, 0, False),
         (JobStatus.PENDING, 0, False)]
+
+
+class LateRejection(GateChannel):
+    """Answers only when the gate opens, and then with a permanent failure."""
+
+    async def send(self, message: Message) -> Receipt:
+        await super().send(message)
+        raise PermanentDeliveryError("550 rejected, long after the lease ran out")
+
+
+async def test_a_late_outcome_after_the_lease_was_lost_changes_nothing(
+    outbox: Outbox, clock: FakeClock
+) -> None:
+    """Review finding 2 end to end: B's delivery stands; A's late dead-letter is refused."""
+    jobs = email_jobs(2)
+    outbox.add(jobs, clock())
+    late = LateRejection()
+    a = Worker(outbox, {"email": late}, clock=clock, worker_id="A", concurrency=1,
+               lease_seconds=120)
+    b_channel = MemoryChannel()
+    b = Worker(outbox, {"email": b_channel}, clock=lambda: clock() + timedelta(seconds=121),
+               worker_id="B")
+    try:
+        a_batch = asyncio.ensure_future(a.run_once())
+        await late.wait_started(1)
+        await b.drain()  # A's lease has run out by B's clock: B claims both and delivers
+        assert b.stats.delivered == 2
+        late.gate.set()
+        assert await a_batch == 2
+        assert (a.stats.dead, a.stats.lost_leases, a.stats.delivered) == (0, 2, 0)
+        assert statuses(outbox, jobs) == [(JobStatus.DELIVERED, 1, False)] * 2
+        assert outbox.retry_dead(clock()) == 0
+    finally:
+        await a.aclose()
+        await b.aclose()

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..channels.base import Channel
+from ..channels.base import ENTRY_POINT_GROUP, Channel, load_channel_class
 from ..errors import ConfigurationError, InvalidInputError
-from ..worker import RetryPolicy, Worker, WorkerStats, stop_on_signals
+from ..worker import InvalidDeviceCallback, RetryPolicy, Worker, WorkerStats, stop_on_signals
 from .base import Outbox
 from .from_url import DEFAULT_URL, outbox_from_url
 
@@ -60,8 +60,14 @@ def register(subparsers: Any) -> None:
     worker.add_argument("--smtp-security", help="starttls-required, starttls-opportunistic, "
                         "implicit-tls or none (env TICKETNOTIFY_SMTP_SECURITY)")
     worker.add_argument("--sender", help="From address (env TICKETNOTIFY_SMTP_SENDER)")
-    worker.add_argument("--channels", metavar="MODULE:FUNCTION",
-                        help="your factory returning {channel name: Channel} (push adapters)")
+    worker.add_argument("--channels", metavar="MODULE:FUNCTION|NAME", action="append",
+                        help="your factory returning {channel name: Channel} (push adapters), "
+                             "or the name of an adapter registered under the entry-point "
+                             f"group {ENTRY_POINT_GROUP} (built with its from_env() or no "
+                             "arguments); may be repeated")
+    worker.add_argument("--on-invalid-device", metavar="MODULE:FUNCTION",
+                        help="called as function(user_id, Device) once per dead push token, "
+                             "so you can forget the device")
     worker.add_argument("--batch", type=int, default=100, help="jobs claimed at once")
     worker.add_argument("--concurrency", type=int, default=50, help="sends in flight at once")
     worker.add_argument("--lease", type=float, default=120.0,
@@ -156,24 +162,65 @@ def build_channels(args: argparse.Namespace) -> dict[str, Channel]:
         from ..channels.smtp import SMTPChannel, SMTPConfig
 
         channels["email"] = SMTPChannel(SMTPConfig.from_env(environ=env))
-    if args.channels:
-        module_name, _, attr = args.channels.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module_name), attr or "channels")
-        except (ImportError, AttributeError) as exc:
-            raise ConfigurationError(f"--channels {args.channels!r}: {exc}") from exc
-        extra = factory()
-        if not isinstance(extra, Mapping) or not all(
-            isinstance(c, Channel) for c in extra.values()
-        ):
-            raise ConfigurationError(f"--channels {args.channels!r} must return {{name: Channel}}")
-        channels.update(extra)
+    for spec in args.channels or ():
+        channels.update(_channels_from(spec))
     if not channels:
         raise ConfigurationError(
             "no channels configured: set --sender/--smtp-host (or TICKETNOTIFY_SMTP_*) "
-            "or pass --channels module:function"
+            "or pass --channels module:function (or an entry-point name)"
         )
     return channels
+
+
+def _import_object(option: str, spec: str, default_attr: str) -> object:
+    """``module:attribute`` as named on the command line, or a ConfigurationError saying why not."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr or default_attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigurationError(f"{option} {spec!r}: {exc}") from exc
+
+
+def _channels_from(spec: str) -> dict[str, Channel]:
+    """One ``--channels`` value: a host factory (``module:function``) or an entry-point name."""
+    if ":" not in spec:
+        return {spec: _channel_from_entry_point(spec)}
+    extra = _import_object("--channels", spec, "channels")
+    made = extra() if callable(extra) else None
+    if not isinstance(made, Mapping) or not all(isinstance(c, Channel) for c in made.values()):
+        raise ConfigurationError(f"--channels {spec!r} must return {{name: Channel}}")
+    return dict(made)
+
+
+def _channel_from_entry_point(name: str) -> Channel:
+    """Adapters configure themselves from the environment (``from_env()``) or need nothing."""
+    cls = load_channel_class(name)
+    build = getattr(cls, "from_env", cls)
+    try:
+        channel = build()
+    except TypeError as exc:
+        raise ConfigurationError(
+            f"--channels {name!r}: {cls.__name__} cannot configure itself ({exc}); "
+            "build it in your own factory and pass --channels module:function"
+        ) from exc
+    if not isinstance(channel, Channel):
+        raise ConfigurationError(f"--channels {name!r}: {cls.__name__}.from_env() must return "
+                                 f"a Channel, not {type(channel).__name__}")
+    return channel
+
+
+def invalid_device_callback(args: argparse.Namespace) -> InvalidDeviceCallback | None:
+    """``--on-invalid-device module:function``: the host's hook for dead push tokens."""
+    if not args.on_invalid_device:
+        return None
+    found = _import_object("--on-invalid-device", args.on_invalid_device, "on_invalid_device")
+    if not callable(found):
+        raise ConfigurationError(
+            f"--on-invalid-device {args.on_invalid_device!r} names a {type(found).__name__}, "
+            "not a function taking (user_id, Device)"
+        )
+    callback: InvalidDeviceCallback = found
+    return callback
 
 
 def progress_line(stats: WorkerStats, elapsed: float, delta: int, interval: float) -> str:
@@ -181,6 +228,7 @@ def progress_line(stats: WorkerStats, elapsed: float, delta: int, interval: floa
     return (
         f"[{elapsed:7.1f}s] delivered={stats.delivered} retried={stats.retried} "
         f"dead={stats.dead} released={stats.released} store_errors={stats.store_errors} "
+        f"lost_leases={stats.lost_leases} "
         f"rate={delta / interval if interval else 0:.0f}/s"
     )
 
@@ -197,7 +245,8 @@ async def _report(worker: Worker, every: float, started: float) -> None:
 async def run_worker(args: argparse.Namespace, outbox: Outbox) -> WorkerStats:
     """Run one worker until SIGTERM/SIGINT (or until idle with ``--once``)."""
     worker = Worker(
-        outbox, build_channels(args), retry=RetryPolicy(max_attempts=args.max_attempts),
+        outbox, build_channels(args), on_invalid_device=invalid_device_callback(args),
+        retry=RetryPolicy(max_attempts=args.max_attempts),
         batch_size=args.batch, concurrency=args.concurrency, lease_seconds=args.lease,
         shutdown_grace=args.grace,
     )
