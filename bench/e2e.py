@@ -54,9 +54,10 @@ async def deliver(count: int, port: int) -> float:
     started = time.perf_counter()
     for update in batch:
         notifier.publish(update)
-    stats = await Worker(outbox, {"email": channel}, batch_size=200).drain()
+    worker = Worker(outbox, {"email": channel}, batch_size=200)
+    stats = await worker.drain()
     elapsed = time.perf_counter() - started
-    await channel.aclose()
+    await worker.aclose()  # closes the channel and the worker's store thread
     if stats.delivered != count:
         raise RuntimeError(f"delivered {stats.delivered} of {count}")
     return count / elapsed

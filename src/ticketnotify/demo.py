@@ -65,7 +65,10 @@ async def run_demo(examples: Path | None, out: Path) -> int:
               f"FCM v1 :{stack.fcm.port} (HTTP/2)   outbox: {db} (SQLite)")
         print(f"  published {len(updates)} events → {planned} deliveries stored\n")
         worker = Worker(outbox, stack.channels())
-        await worker.drain()
+        try:
+            await worker.drain()
+        finally:
+            await worker.aclose()
         apns_requests = list(stack.apns.requests)
         fcm_requests = stack.fcm.sends()
         for i, request in enumerate([*apns_requests, *fcm_requests], 1):
