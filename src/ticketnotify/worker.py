@@ -27,7 +27,7 @@ from .errors import (
 )
 from .events import Device, Platform
 from .messages import Message, PushMessage, message_from_dict
-from .outbox.base import Job, Outbox
+from .outbox.base import Job, Outbox, Outcome, OutcomeKind
 
 log = logging.getLogger("ticketnotify.worker")
 
@@ -82,7 +82,9 @@ class Worker:
 
     Store calls run on one dedicated thread, so a slow database round trip never stalls
     the sends in flight. A job is sent only while its lease has comfortably not expired,
-    so no other worker can hold the same job at the same time.
+    so no other worker can hold the same job at the same time. Outcomes are recorded
+    ``record_every`` at a time and at the end of each batch: one commit per flush, not
+    per job, and never later than the batch's sends (which all end inside the lease).
     """
 
     def __init__(
@@ -100,9 +102,11 @@ class Worker:
         send_timeout: float | None = None,
         shutdown_grace: float = 30.0,
         dead_device_memory: int = 10_000,
+        record_every: int = 50,
     ) -> None:
-        if batch_size < 1 or concurrency < 1:
-            raise ConfigurationError("batch_size and concurrency must be at least 1")
+        if batch_size < 1 or concurrency < 1 or record_every < 1:
+            raise ConfigurationError(
+                "batch_size, concurrency and record_every must be at least 1")
         if dead_device_memory < 0:
             raise ConfigurationError("dead_device_memory must be 0 or more (0 remembers none)")
         if lease_seconds <= 0:
@@ -127,6 +131,9 @@ class Worker:
         self._concurrency = concurrency
         self._store = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ticketnotify-outbox")
         self._unsettled: dict[int, Job] = {}  # claimed, outcome not yet decided
+        # Decided outcomes waiting to be recorded together, in one store transaction.
+        self._outcomes: list[tuple[Job, Outcome]] = []
+        self._record_every = record_every
         # Devices found dead, oldest first; bounded so a worker's memory stays flat for years.
         self._dead_devices: OrderedDict[DeviceKey, None] = OrderedDict()
         self._dead_device_memory = dead_device_memory
@@ -159,11 +166,12 @@ class Worker:
                 *(self._deliver(job, send_by, slots) for job in jobs), return_exceptions=True
             )
         finally:
+            await self._flush()  # outcomes first: they are the ones racing the lease
             await self._release_unsettled()
         for outcome in outcomes:
             if isinstance(outcome, Exception):  # the job keeps its lease and is re-claimed
                 self.stats.store_errors += 1
-                log.error("recording an outcome failed: %r", outcome)
+                log.error("delivering a job failed: %r", outcome)
         return len(jobs)
 
     async def drain(self) -> WorkerStats:
@@ -204,6 +212,7 @@ class Worker:
                 batch.cancel()
                 await asyncio.gather(batch, return_exceptions=True)
             self._stopping = False
+            await self._flush()
             await self._call(lambda: None)  # every queued outcome is recorded before we return
         return self.stats
 
@@ -237,87 +246,109 @@ class Worker:
 
     async def _deliver(self, job: Job, send_by: float, slots: asyncio.Semaphore) -> None:
         async with slots:
-            if self._stopping or time.monotonic() > send_by:
-                return  # left unsettled: released unattempted, another claim picks it up
-            channel = self.channels.get(job.channel)
-            if channel is None:
-                await self._dead(job, f"no channel configured for {job.channel!r}")
-                return
-            try:
-                message = message_from_dict(job.message)
-            except (TypeError, ValueError) as exc:  # a stored message that cannot ever be sent
-                await self._dead(job, f"unreadable message: {exc}")
-                return
-            if not isinstance(message, PushMessage):
-                await self._send(job, channel, message)
-                return
-            # One send per device at a time, so a dead token answers once, not once per job.
-            device: DeviceKey = (str(message.platform), message.token)
-            while (busy := self._pushing.get(device)) is not None:
-                await busy.wait()
-            if self._stopping or time.monotonic() > send_by:
-                return
-            if device in self._dead_devices:
-                self._dead_devices.move_to_end(device)
-                self.stats.skipped_dead_devices += 1
-                await self._dead(job, "not sent: this worker already found this device token "
-                                      "invalid and reported it; register the device again")
-                return
-            done = self._pushing[device] = asyncio.Event()
-            try:
-                await self._send(job, channel, message)
-            finally:
-                del self._pushing[device]
-                done.set()
+            await self._attempt(job, send_by)
+        if len(self._outcomes) >= self._record_every:
+            await self._flush()  # outside the slot: the next send starts while the store commits
+
+    async def _attempt(self, job: Job, send_by: float) -> None:
+        """Send the job unless it is too late to; queue whatever outcome that decides."""
+        if self._stopping or time.monotonic() > send_by:
+            return  # left unsettled: released unattempted, another claim picks it up
+        channel = self.channels.get(job.channel)
+        if channel is None:
+            self._dead(job, f"no channel configured for {job.channel!r}")
+            return
+        try:
+            message = message_from_dict(job.message)
+        except (TypeError, ValueError) as exc:  # a stored message that cannot ever be sent
+            self._dead(job, f"unreadable message: {exc}")
+            return
+        if not isinstance(message, PushMessage):
+            await self._send(job, channel, message)
+            return
+        # One send per device at a time, so a dead token answers once, not once per job.
+        device: DeviceKey = (str(message.platform), message.token)
+        while (busy := self._pushing.get(device)) is not None:
+            await busy.wait()
+        if self._stopping or time.monotonic() > send_by:
+            return
+        if device in self._dead_devices:
+            self._dead_devices.move_to_end(device)
+            self.stats.skipped_dead_devices += 1
+            self._dead(job, "not sent: this worker already found this device token "
+                            "invalid and reported it; register the device again")
+            return
+        done = self._pushing[device] = asyncio.Event()
+        try:
+            await self._send(job, channel, message)
+        finally:
+            del self._pushing[device]
+            done.set()
 
     async def _send(self, job: Job, channel: Channel, message: Message) -> None:
-        """Send once and record the outcome the error class calls for."""
+        """Send once and queue the outcome the error class calls for."""
         try:
             receipt = await asyncio.wait_for(channel.send(message), self.send_timeout)
         except InvalidAddressError as exc:
-            await self._dead(job, f"invalid address: {exc}")
+            self._dead(job, f"invalid address: {exc}")
             self._report_invalid_device(job, message)
         except PermanentDeliveryError as exc:
-            await self._dead(job, f"permanent: {exc}")
+            self._dead(job, f"permanent: {exc}")
         except TransientDeliveryError as exc:
-            await self._transient(job, str(exc), exc.retry_after)
+            self._transient(job, str(exc), exc.retry_after)
         except TimeoutError:
             error = DeliveryTimeoutError(f"send took longer than {self.send_timeout:.0f}s")
-            await self._transient(job, str(error), None)
+            self._transient(job, str(error), None)
         except Exception as exc:  # an adapter bug must not kill the worker or lose the job
             log.exception("channel %s raised an unexpected error", job.channel)
-            await self._transient(job, f"unexpected {type(exc).__name__}: {exc}", None)
+            self._transient(job, f"unexpected {type(exc).__name__}: {exc}", None)
         else:
-            self._unsettled.pop(job.id, None)
-            if await self._call(self.outbox.mark_delivered, job.id, self.clock(),
-                                receipt.provider_id, worker_id=self.worker_id):
-                self.stats.delivered += 1
-                self.stats.by_channel[job.channel] = self.stats.by_channel.get(job.channel, 0) + 1
-            else:
-                self._lost_lease(job, "delivered")
+            self._decided(job, OutcomeKind.DELIVERED, self.clock(), receipt.provider_id)
 
-    async def _transient(self, job: Job, error: str, retry_after: float | None) -> None:
+    def _transient(self, job: Job, error: str, retry_after: float | None) -> None:
         attempt = job.attempts + 1
         if attempt >= self.retry.max_attempts:
-            await self._dead(job, f"gave up after {attempt} attempts: {error}")
+            self._dead(job, f"gave up after {attempt} attempts: {error}")
             return
-        self._unsettled.pop(job.id, None)
         delay = self.retry.delay(attempt, retry_after)
-        if await self._call(self.outbox.mark_retry, job.id,
-                            self.clock() + timedelta(seconds=delay), error,
-                            worker_id=self.worker_id):
-            self.stats.retried += 1
-        else:
-            self._lost_lease(job, f"retry: {error}")
+        self._decided(job, OutcomeKind.RETRY, self.clock() + timedelta(seconds=delay), error)
 
-    async def _dead(self, job: Job, reason: str) -> None:
+    def _dead(self, job: Job, reason: str) -> None:
+        self._decided(job, OutcomeKind.DEAD, self.clock(), reason)
+
+    def _decided(self, job: Job, kind: OutcomeKind, at: datetime, text: str) -> None:
+        """Queue the job's outcome; ``_deliver`` records the queue once it is long enough."""
         self._unsettled.pop(job.id, None)
-        if not await self._call(self.outbox.mark_dead, job.id, self.clock(), reason,
-                                worker_id=self.worker_id):
-            self._lost_lease(job, f"dead: {reason}")
+        self._outcomes.append((job, Outcome(job.id, kind, at, text)))
+
+    async def _flush(self) -> None:
+        """Record every queued outcome in one store call, then count what each became.
+
+        If the store fails, none is recorded: those jobs keep their lease and are sent
+        again after it, as after a crash (at least once, never lost).
+        """
+        if not self._outcomes:
             return
-        self.stats.dead += 1
-        log.warning("dead-lettered job %s (%s): %s", job.id, job.channel, reason)
+        queued, self._outcomes = self._outcomes, []
+        try:
+            applied = await self._call(self.outbox.record, [o for _, o in queued],
+                                       worker_id=self.worker_id)
+        except Exception as exc:
+            self.stats.store_errors += 1
+            log.error("recording %d outcome(s) failed; they are sent again after their "
+                      "lease: %r", len(queued), exc)
+            return
+        for (job, outcome), ok in zip(queued, applied, strict=True):
+            if not ok:
+                self._lost_lease(job, f"{outcome.kind}: {outcome.text}")
+            elif outcome.kind is OutcomeKind.DELIVERED:
+                self.stats.delivered += 1
+                self.stats.by_channel[job.channel] = self.stats.by_channel.get(job.channel, 0) + 1
+            elif outcome.kind is OutcomeKind.RETRY:
+                self.stats.retried += 1
+            else:
+                self.stats.dead += 1
+                log.warning("dead-lettered job %s (%s): %s", job.id, job.channel, outcome.text)
 
     def _lost_lease(self, job: Job, outcome: str) -> None:
         """The store refused the outcome: our lease ran out and the job is another worker's."""

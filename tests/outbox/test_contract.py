@@ -9,7 +9,14 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ticketnotify.outbox.base import ChannelCount, JobStatus, NewJob, Outbox
+from ticketnotify.outbox.base import (
+    ChannelCount,
+    JobStatus,
+    NewJob,
+    Outbox,
+    Outcome,
+    OutcomeKind,
+)
 
 from .conftest import StoreFactory
 
@@ -166,6 +173,56 @@ def test_fenced_outcomes_apply_only_for_the_lease_holder(outbox: Outbox) -> None
     assert outbox.mark_delivered(first["c"], later(4)) is True
     assert outbox.get("c").status is JobStatus.DELIVERED  # type: ignore[union-attr]
     assert outbox.mark_dead(10_000, later(4), "no such job") is False
+
+
+def test_record_applies_a_batch_of_outcomes_as_the_mark_calls_would(outbox: Outbox) -> None:
+    outbox.add([job("sent"), job("later"), job("bounced")], T0)
+    ids = {j.idempotency_key: j.id for j in outbox.claim(T0, 10, 60, "w1")}
+    assert outbox.record([
+        Outcome(ids["sent"], OutcomeKind.DELIVERED, later(1), "250 2.0.0 queued as 7F3"),
+        Outcome(ids["later"], OutcomeKind.RETRY, later(90), "451 try later"),
+        Outcome(ids["bounced"], OutcomeKind.DEAD, later(2), "550 no such user"),
+    ], worker_id="w1") == [True, True, True]
+    sent, retry, dead = (outbox.get(k) for k in ("sent", "later", "bounced"))
+    assert sent is not None and retry is not None and dead is not None
+    assert (sent.status, sent.attempts, sent.last_error, sent.lease_until) == (
+        JobStatus.DELIVERED, 1, None, None)
+    assert (retry.status, retry.attempts, retry.last_error, retry.next_attempt_at,
+            retry.lease_until) == (JobStatus.PENDING, 1, "451 try later", later(90), None)
+    assert (dead.status, dead.attempts, dead.last_error) == (
+        JobStatus.DEAD, 1, "550 no such user")
+    assert outbox.claim(later(60), 10, 60, "w2") == []  # the retry is due only at 90 s
+    assert [j.idempotency_key for j in outbox.claim(later(90), 10, 60, "w2")] == ["later"]
+    assert outbox.record([], worker_id="w2") == []
+
+
+def test_each_recorded_outcome_is_fenced_on_its_own(open_store: StoreFactory) -> None:
+    a, b = open_store(), open_store()
+    a.add([job("mine"), job("taken"), job("twice")], T0)
+    ids = {j.idempotency_key: j.id for j in a.claim(T0, 10, lease_seconds=1, worker_id="A")}
+    a.release([ids["taken"]], worker_id="A")
+    (by_b,) = b.claim(T0, 10, lease_seconds=60, worker_id="B")
+    assert by_b.id == ids["taken"]
+    # One refused outcome in a batch leaves the others applied: results say which is which.
+    assert a.record([
+        Outcome(ids["mine"], OutcomeKind.DELIVERED, later(1), "250 ok"),
+        Outcome(ids["taken"], OutcomeKind.DELIVERED, later(1), "250 to A, who lost it"),
+        Outcome(ids["twice"], OutcomeKind.RETRY, later(30), "451"),
+        Outcome(ids["twice"], OutcomeKind.DEAD, later(1), "550 second outcome"),
+        Outcome(10_000, OutcomeKind.DELIVERED, later(1), "no such job"),
+    ], worker_id="A") == [True, False, True, False, False]
+    taken, twice = a.get("taken"), a.get("twice")
+    assert taken is not None and twice is not None
+    assert (taken.status, taken.attempts, taken.last_error) == (JobStatus.PENDING, 0, None)
+    assert (twice.status, twice.attempts, twice.last_error) == (JobStatus.PENDING, 1, "451")
+    assert b.record([Outcome(by_b.id, OutcomeKind.DELIVERED, later(2), "250 ok")],
+                    worker_id="B") == [True]
+    # Without a worker id the outcomes apply unfenced, in order, for hosts' own tools.
+    assert a.record([Outcome(ids["twice"], OutcomeKind.DEAD, later(3), "given up by hand"),
+                     Outcome(ids["twice"], OutcomeKind.DELIVERED, later(4), "250 by hand")],
+                    worker_id=None) == [True, True]
+    done = a.get("twice")
+    assert done is not None and (done.status, done.attempts) == (JobStatus.DELIVERED, 3)
 
 
 def test_counts_and_oldest_pending_describe_the_backlog(outbox: Outbox) -> None:

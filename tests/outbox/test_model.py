@@ -11,7 +11,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from ticketnotify.outbox.base import Job, NewJob, Outbox
+from ticketnotify.outbox.base import Job, NewJob, Outbox, Outcome, OutcomeKind
 from ticketnotify.outbox.memory import MemoryOutbox
 from ticketnotify.outbox.postgres import PostgresOutbox
 from ticketnotify.outbox.sqlite import SQLiteOutbox
@@ -76,6 +76,22 @@ def machine(open_store: Callable[[], Outbox]) -> type[RuleBasedStateMachine]:
                 else:
                     applied.append(store.mark_dead(job_id, self.now, "550 gone", worker_id=worker))
             assert applied[0] == applied[1]
+
+        @rule(batch=st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from(OutcomeKind),
+                                       st.integers(0, 120)), max_size=5),
+              worker=st.sampled_from([None, *WORKERS]))
+        def record_batch(self, batch: list[tuple[str, OutcomeKind, int]],
+                         worker: str | None) -> None:
+            """One ``record`` call behaves as the reference store's one-by-one default."""
+            pairs = [(p, kind, delay) for key, kind, delay in batch
+                     if (p := self.ids(key)) is not None]
+            results = [
+                store.record([Outcome(p[side], kind, self.now + timedelta(seconds=delay),
+                                      f"{kind} outcome") for p, kind, delay in pairs],
+                             worker_id=worker)
+                for side, store in enumerate((self.model, self.store))
+            ]
+            assert results[0] == results[1]
 
         @rule(keys=st.lists(st.sampled_from(KEYS), max_size=3),
               worker=st.sampled_from([None, *WORKERS]))

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from ticketnotify.errors import ConfigurationError
+from ticketnotify.outbox.base import JobStatus, Outcome, OutcomeKind
 from ticketnotify.outbox.postgres import PostgresOutbox
 
 from .conftest import kill_connections
@@ -106,3 +107,17 @@ def test_racing_schema_creation_applies_migrations_once(pg_conninfo: str) -> Non
 def test_an_unreachable_server_is_a_configuration_error_saying_what_to_check() -> None:
     with pytest.raises(ConfigurationError, match="server is running"):
         PostgresOutbox("host=127.0.0.1 port=1 user=postgres connect_timeout=2")
+
+
+def test_a_batch_of_outcomes_commits_all_or_none(pg_outbox: PostgresOutbox) -> None:
+    pg_outbox.add([job("a"), job("b")], T0)
+    ids = [j.id for j in pg_outbox.claim(T0, 10, 60, "w")]
+    with pytest.raises(KeyError):  # a kind the store does not know fails mid-batch
+        pg_outbox.record([Outcome(ids[0], OutcomeKind.DELIVERED, T0, "250 ok"),
+                          Outcome(ids[1], "bounced", T0, "550")],  # type: ignore[arg-type]
+                         worker_id="w")
+    assert pg_outbox.get("a").status is JobStatus.PENDING  # type: ignore[union-attr]
+    assert pg_outbox.record([Outcome(ids[0], OutcomeKind.DELIVERED, T0, "250 ok"),
+                             Outcome(ids[1], OutcomeKind.RETRY, T0, "451 \x00 in a reply")],
+                            worker_id="w") == [True, True]
+    assert pg_outbox.get("b").last_error == "451 \ufffd in a reply"  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ticketnotify.errors import ConfigurationError
+from ticketnotify.outbox.base import JobStatus, Outcome, OutcomeKind
 from ticketnotify.outbox.sqlite import SQLiteOutbox
 
 from .test_contract import job
@@ -57,3 +58,16 @@ def test_refusals_say_what_to_do(tmp_path: Path) -> None:
     store = SQLiteOutbox(tmp_path / "o.db")
     with pytest.raises(ConfigurationError, match=r"sqlite3\.Connection"):
         store.add([job("a")], T0, transaction=object())
+
+
+def test_a_batch_of_outcomes_commits_all_or_none(tmp_path: Path) -> None:
+    store = SQLiteOutbox(tmp_path / "o.db")
+    store.add([job("a"), job("b")], T0)
+    ids = [j.id for j in store.claim(T0, 10, 60, "w")]
+    with pytest.raises(OverflowError):  # an id SQLite cannot hold fails the second UPDATE
+        store.record([Outcome(ids[0], OutcomeKind.DELIVERED, T0, "250 ok"),
+                      Outcome(2**70, OutcomeKind.DEAD, T0, "550")], worker_id="w")
+    assert store.get("a").status is JobStatus.PENDING  # type: ignore[union-attr]
+    assert store.record([Outcome(i, OutcomeKind.DELIVERED, T0, "250 ok") for i in ids],
+                        worker_id="w") == [True, True]
+    store.close()

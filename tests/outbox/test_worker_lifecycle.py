@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import ClassVar
 
+import pytest
+
 from ticketnotify.channels.base import Channel
 from ticketnotify.channels.memory import MemoryChannel
-from ticketnotify.errors import PermanentDeliveryError
+from ticketnotify.errors import ConfigurationError, PermanentDeliveryError
 from ticketnotify.messages import Message, Receipt
-from ticketnotify.outbox.base import JobStatus, NewJob, Outbox
+from ticketnotify.outbox.base import JobStatus, NewJob, Outbox, Outcome
 from ticketnotify.outbox.memory import MemoryOutbox
 from ticketnotify.outbox.postgres import PostgresOutbox
 from ticketnotify.worker import Worker
@@ -249,3 +252,37 @@ async def test_a_late_outcome_after_the_lease_was_lost_changes_nothing(
     finally:
         await a.aclose()
         await b.aclose()
+
+
+class RecordingOutbox(MemoryOutbox):
+    """The reference store, noting how many outcomes each ``record`` call carried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recorded: list[int] = []
+
+    def record(self, outcomes: Sequence[Outcome], *, worker_id: str | None = None) -> list[bool]:
+        self.recorded.append(len(outcomes))
+        return super().record(outcomes, worker_id=worker_id)
+
+
+async def test_outcomes_are_recorded_in_groups_and_at_the_end_of_each_batch(
+    clock: FakeClock,
+) -> None:
+    outbox = RecordingOutbox()
+    jobs = email_jobs(120)
+    outbox.add(jobs, clock())
+    worker = Worker(outbox, {"email": MemoryChannel()}, clock=clock, batch_size=100,
+                    record_every=50)
+    try:
+        stats = await worker.drain()
+    finally:
+        await worker.aclose()
+    assert outbox.recorded == [50, 50, 20]  # two full groups, then what the last batch left
+    assert (stats.delivered, stats.batches, stats.lost_leases) == (120, 2, 0)
+    assert statuses(outbox, jobs) == [(JobStatus.DELIVERED, 1, False)] * 120
+
+
+def test_record_every_must_be_positive() -> None:
+    with pytest.raises(ConfigurationError, match="record_every"):
+        Worker(MemoryOutbox(), {}, record_every=0)

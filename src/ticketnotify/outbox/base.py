@@ -43,6 +43,47 @@ class Job:
     created_at: datetime
 
 
+class OutcomeKind(enum.StrEnum):
+    """Which of the three ``mark_*`` calls an ``Outcome`` stands for."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One attempt's result, so a worker can record many in one transaction.
+
+    ``at`` is when it was delivered or given up on, or for a retry when to try next;
+    ``text`` is the provider's receipt for a delivery, else the error.
+    """
+
+    job_id: int
+    kind: OutcomeKind
+    at: datetime
+    text: str = ""
+
+
+def outcome_groups(
+    outcomes: Sequence[Outcome],
+) -> list[tuple[OutcomeKind, list[tuple[int, Outcome]]]]:
+    """Same-kind groups (with each outcome's position) for one UPDATE each.
+
+    Applying the groups in order equals applying the outcomes one by one: a job seen again
+    starts a new round, so no UPDATE ever names one job twice.
+    """
+    rounds: list[dict[OutcomeKind, list[tuple[int, Outcome]]]] = [{}]
+    seen: set[int] = set()
+    for position, outcome in enumerate(outcomes):
+        if outcome.job_id in seen:
+            rounds.append({})
+            seen = set()
+        seen.add(outcome.job_id)
+        rounds[-1].setdefault(outcome.kind, []).append((position, outcome))
+    return [group for r in rounds for group in r.items()]
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelCount:
     """One row of ``outbox status``."""
@@ -96,6 +137,24 @@ class Outbox(ABC):
         self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
     ) -> bool:
         """Give up on a job, keeping the reason; False if the lease was lost."""
+
+    def record(
+        self, outcomes: Sequence[Outcome], *, worker_id: str | None = None
+    ) -> list[bool]:
+        """Apply outcomes in order, fenced like ``mark_*``; one result each (False: lease lost).
+
+        This default makes one ``mark_*`` call each; SQL stores override it to commit
+        them all in one transaction (all or none), which is what makes workers fast.
+        """
+        results = []
+        for o in outcomes:
+            if o.kind is OutcomeKind.DELIVERED:
+                results.append(self.mark_delivered(o.job_id, o.at, o.text, worker_id=worker_id))
+            elif o.kind is OutcomeKind.RETRY:
+                results.append(self.mark_retry(o.job_id, o.at, o.text, worker_id=worker_id))
+            else:
+                results.append(self.mark_dead(o.job_id, o.at, o.text, worker_id=worker_id))
+        return results
 
     @abstractmethod
     def release(self, job_ids: Sequence[int], *, worker_id: str | None = None) -> int:

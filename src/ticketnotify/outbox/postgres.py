@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..databases import ConnectionFactory, PostgresConnection
 from ..errors import ConfigurationError
-from .base import ChannelCount, Job, JobStatus, NewJob, Outbox
+from .base import (
+    ChannelCount,
+    Job,
+    JobStatus,
+    NewJob,
+    Outbox,
+    Outcome,
+    OutcomeKind,
+    outcome_groups,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -56,7 +65,17 @@ _COLUMNS = (
 # Where an outcome applies: with a worker id (the last two parameters), only while that
 # worker still holds the job's lease and the job is pending; without one, unconditionally.
 # The same clause as SQLite's, with psycopg's placeholders and a type for the NULL test.
-_FENCE = "WHERE id = %s AND (%s::text IS NULL OR (status = 'pending' AND leased_by = %s))"
+_FENCE = "AND (%s::text IS NULL OR (o.status = 'pending' AND o.leased_by = %s))"
+
+# What each kind of outcome sets; ``v`` is the row of (job_id, note, moment) it came with.
+_OUTCOME_SET = {
+    OutcomeKind.DELIVERED: "status = 'delivered', attempts = attempts + 1, lease_until = NULL,"
+    " leased_by = NULL, last_error = NULL, detail = v.note, finished_at = v.moment",
+    OutcomeKind.RETRY: "attempts = attempts + 1, last_error = v.note, next_attempt_at = v.moment,"
+    " lease_until = NULL, leased_by = NULL",
+    OutcomeKind.DEAD: "status = 'dead', attempts = attempts + 1, lease_until = NULL,"
+    " leased_by = NULL, last_error = v.note, finished_at = v.moment",
+}
 
 
 def _aware(moment: datetime) -> datetime:
@@ -184,30 +203,50 @@ class PostgresOutbox(Outbox):
     def mark_delivered(
         self, job_id: int, now: datetime, detail: str = "", *, worker_id: str | None = None
     ) -> bool:
-        return self._execute(
-            f"UPDATE {TABLE} SET status = 'delivered', attempts = attempts + 1,"
-            " lease_until = NULL, leased_by = NULL, last_error = NULL, detail = %s,"
-            f" finished_at = %s {_FENCE}",
-            (detail, _aware(now), job_id, worker_id, worker_id),
-        ) == 1
+        return self.record([Outcome(job_id, OutcomeKind.DELIVERED, now, detail)],
+                           worker_id=worker_id)[0]
 
     def mark_retry(
         self, job_id: int, next_attempt_at: datetime, error: str, *, worker_id: str | None = None
     ) -> bool:
-        return self._execute(
-            f"UPDATE {TABLE} SET attempts = attempts + 1, next_attempt_at = %s,"
-            f" lease_until = NULL, leased_by = NULL, last_error = %s {_FENCE}",
-            (_aware(next_attempt_at), error, job_id, worker_id, worker_id),
-        ) == 1
+        return self.record([Outcome(job_id, OutcomeKind.RETRY, next_attempt_at, error)],
+                           worker_id=worker_id)[0]
 
     def mark_dead(
         self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
     ) -> bool:
-        return self._execute(
-            f"UPDATE {TABLE} SET status = 'dead', attempts = attempts + 1,"
-            f" lease_until = NULL, leased_by = NULL, last_error = %s, finished_at = %s {_FENCE}",
-            (error, _aware(now), job_id, worker_id, worker_id),
-        ) == 1
+        return self.record([Outcome(job_id, OutcomeKind.DEAD, now, error)],
+                           worker_id=worker_id)[0]
+
+    def record(
+        self, outcomes: Sequence[Outcome], *, worker_id: str | None = None
+    ) -> list[bool]:
+        """All outcomes in one transaction, one UPDATE per kind: few round trips, one commit."""
+        results = [False] * len(outcomes)
+        if not outcomes:
+            return results
+        groups = outcome_groups(outcomes)
+        with self._pg.lock:
+            conn = self._pg.get()
+            # One statement is its own transaction: BEGIN and COMMIT would only add trips.
+            many = conn.transaction() if len(groups) > 1 else nullcontext()
+            with many, conn.cursor() as cur:
+                for kind, group in groups:
+                    cur.execute(
+                        f"UPDATE {TABLE} AS o SET {_OUTCOME_SET[kind]}"
+                        " FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[])"
+                        f" AS v(job_id, note, moment) WHERE o.id = v.job_id {_FENCE}"
+                        " RETURNING o.id",
+                        ([o.job_id for _, o in group],
+                         # PostgreSQL text cannot hold NUL; a peer's reply might, and one
+                         # unstorable outcome must not fail every outcome recorded with it.
+                         [o.text.replace("\x00", "\ufffd") for _, o in group],
+                         [_aware(o.at) for _, o in group], worker_id, worker_id),
+                    )
+                    applied = {row[0] for row in cur.fetchall()}
+                    for position, o in group:
+                        results[position] = o.job_id in applied
+        return results
 
     def release(self, job_ids: Sequence[int], *, worker_id: str | None = None) -> int:
         if not job_ids:
