@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
@@ -15,6 +16,22 @@ if TYPE_CHECKING:
     import psycopg
 
 ConnectionFactory = Callable[[], "psycopg.Connection[Any]"]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def to_micros(moment: datetime) -> int:
+    """SQLite keeps instants as UTC microseconds: exact, and integer comparison is index-friendly."""
+    if moment.tzinfo is None:  # naive means UTC here, as in the rest of the library's clock
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _US
+
+
+def from_micros(value: int) -> datetime:
+    """Inverse of ``to_micros``; always timezone-aware UTC."""
+    return _EPOCH + value * _US
 
 
 class SQLiteFile:

@@ -20,28 +20,23 @@ from .channels.mime import build_mime, mime_bytes
 from .events import AccountUser, TicketUpdate, UpdateKind
 from .examples import default_examples_dir, load_examples
 from .messages import EmailMessage
+from .notifier import ExcerptPolicy, Links
 from .rendering import Renderer
 
 SENDER = "support@example.com"
 SENDER_NAME = "Example Support"
 DOMAIN = "example.com"
-WEB_URL = "https://support.example.com/tickets/{ticket_id}"
-APP_URL = "examplesupport://tickets/{ticket_id}"
 # Previews are not sent, so the guest link is not signed; it only shows where the link sits.
 GUEST_URL = "https://support.example.com/guest/tickets/{ticket_id}?token=PREVIEW-UNSIGNED"
 
 
 @dataclass(frozen=True, slots=True)
 class PreviewOptions:
-    """Which links and excerpt policy the previews show (defaults match ``Notifier``)."""
+    """Which links and excerpt policy the previews show: the ``Notifier``'s own settings."""
 
-    web_url: str = WEB_URL
-    app_url: str = APP_URL
+    links: Links = field(default_factory=Links)
+    excerpts: ExcerptPolicy = field(default_factory=ExcerptPolicy)
     guest_url: str = GUEST_URL
-    account_email_excerpt: bool = True
-    guest_email_excerpt: bool = False
-    guest_email_subject: bool = False  # off like ExcerptPolicy.guest_subject: what guests get
-    push_excerpt: bool = False
 
 
 @dataclass(slots=True)
@@ -94,13 +89,14 @@ def _render_one(
     r = update.recipient
     guest = not isinstance(r, AccountUser)
     ticket_id = update.ticket.id
-    with_subject = options.guest_email_subject or not guest
+    excerpts = options.excerpts
+    with_subject = excerpts.guest_subject or not guest
     email = renderer.render_update_email(
         update,
-        ticket_url=_link(options.guest_url if guest else options.web_url, ticket_id),
-        app_url=None if guest else _link(options.app_url, ticket_id),
+        ticket_url=_link(options.guest_url, ticket_id) if guest else options.links.web(ticket_id),
+        app_url=None if guest else options.links.app(ticket_id),
         guest=guest,
-        include_excerpt=options.guest_email_excerpt if guest else options.account_email_excerpt,
+        include_excerpt=excerpts.guest_email if guest else excerpts.account_email,
         include_subject=with_subject,
     )
     folder = out_dir / example / r.locale
@@ -125,10 +121,10 @@ def _render_one(
         "eml": mime_bytes(mime),
     }
     if not guest:
-        push = renderer.render_update_push(update, include_excerpt=options.push_excerpt)
+        push = renderer.render_update_push(update, include_excerpt=excerpts.push)
         files["push.json"] = json.dumps(
             {"title": push.title, "body": push.body, "locale": r.locale, "kind": stem,
-             "deep_link": _link(options.app_url, ticket_id)},
+             "deep_link": options.links.app(ticket_id)},
             ensure_ascii=False, indent=2,
         ).encode("utf-8") + b"\n"
     for suffix, data in files.items():
@@ -179,9 +175,8 @@ def run_preview(args: argparse.Namespace) -> int:
     """CLI entry: load examples, render the gallery, say where it is."""
     updates = load_examples(args.examples or default_examples_dir())
     out_dir = Path(args.out)
-    options = PreviewOptions(push_excerpt=args.push_excerpt,
-                             guest_email_excerpt=args.guest_excerpt,
-                             guest_email_subject=args.guest_subject)
+    options = PreviewOptions(excerpts=ExcerptPolicy(
+        push=args.push_excerpt, guest_email=args.guest_excerpt, guest_subject=args.guest_subject))
     entries = render_previews(updates, out_dir, options=options)
     print(f"preview: {len(entries)} messages from {len(updates)} examples; "
           f"open {out_dir / 'index.html'}", file=sys.stderr)

@@ -9,14 +9,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from ..databases import SQLiteFile
+from ..databases import SQLiteFile, from_micros, to_micros
 from ..errors import ConfigurationError
 from .store import Attempt, CodeStore, RateLimit, StoredCode, longest, next_allowed
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS guest_codes (
@@ -40,17 +37,10 @@ SCHEMA = (
 _CODE_COLUMNS = "ticket_id, address_key, code_hash, created_at, expires_at, attempts_left"
 
 
-def _micros(moment: datetime) -> int:
-    """UTC microseconds: exact, and integer comparison is index-friendly."""
-    return (moment - _EPOCH) // _US
-
-
-def _moment(value: int) -> datetime:
-    return _EPOCH + value * _US
 
 
 def _code(row: tuple[str, str, str, int, int, int]) -> StoredCode:
-    return StoredCode(row[0], row[1], row[2], _moment(row[3]), _moment(row[4]), row[5])
+    return StoredCode(row[0], row[1], row[2], from_micros(row[3]), from_micros(row[4]), row[5])
 
 
 class SQLiteCodeStore(CodeStore):
@@ -71,13 +61,13 @@ class SQLiteCodeStore(CodeStore):
     def reserve_send(
         self, limits: Mapping[str, Sequence[RateLimit]], now: datetime
     ) -> datetime | None:
-        at = _micros(now)
+        at = to_micros(now)
         with self._db.write() as conn:
             retry: datetime | None = None
             for key, key_limits in limits.items():
                 conn.execute("DELETE FROM guest_sends WHERE send_key = ? AND sent_at <= ?",
-                             (key, _micros(now - longest(key_limits))))
-                sent = [_moment(row[0]) for row in conn.execute(
+                             (key, to_micros(now - longest(key_limits))))
+                sent = [from_micros(row[0]) for row in conn.execute(
                     "SELECT sent_at FROM guest_sends WHERE send_key = ?", (key,))]
                 allowed = next_allowed(sent, key_limits, now)
                 if allowed is not None and (retry is None or allowed > retry):
@@ -91,8 +81,8 @@ class SQLiteCodeStore(CodeStore):
         with self._db.write() as conn:
             conn.execute(
                 f"INSERT OR REPLACE INTO guest_codes ({_CODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (code.ticket_id, code.address_key, code.code_hash, _micros(code.created_at),
-                 _micros(code.expires_at), code.attempts_left),
+                (code.ticket_id, code.address_key, code.code_hash, to_micros(code.created_at),
+                 to_micros(code.expires_at), code.attempts_left),
             )
 
     def take_attempt(self, ticket_id: str, address_key: str) -> Attempt | None:
@@ -121,9 +111,9 @@ class SQLiteCodeStore(CodeStore):
     def purge(self, now: datetime, keep_sends_for: timedelta) -> int:
         with self._db.write() as conn:
             codes = conn.execute("DELETE FROM guest_codes WHERE expires_at <= ?",
-                                 (_micros(now),)).rowcount
+                                 (to_micros(now),)).rowcount
             sends = conn.execute("DELETE FROM guest_sends WHERE sent_at <= ?",
-                                 (_micros(now - keep_sends_for),)).rowcount
+                                 (to_micros(now - keep_sends_for),)).rowcount
             return codes + sends
 
     def close(self) -> None:

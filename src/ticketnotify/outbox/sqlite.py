@@ -6,10 +6,10 @@ import json
 import os
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from ..databases import SQLiteFile
+from ..databases import SQLiteFile, from_micros, to_micros
 from ..errors import ConfigurationError
 from .base import (
     ChannelCount,
@@ -23,8 +23,6 @@ from .base import (
 )
 
 TABLE = "ticketnotify_outbox"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 # Each entry moves the schema one version up; ``PRAGMA user_version`` records where a file is.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -74,16 +72,6 @@ _OUTCOME_SET = {
 _ROWS_PER_UPDATE = 500  # well under SQLite's limit on parameters per statement
 
 
-def to_micros(moment: datetime) -> int:
-    """Store instants as UTC microseconds: exact, and integer comparison is index-friendly."""
-    if moment.tzinfo is None:  # naive means UTC here, as in the rest of the library's clock
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _US
-
-
-def from_micros(value: int) -> datetime:
-    """Inverse of ``to_micros``; always timezone-aware UTC."""
-    return _EPOCH + value * _US
 
 
 def _job(row: sqlite3.Row | tuple[Any, ...]) -> Job:
