@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from ticketnotify.channels.smtp import SMTPChannel  # noqa: E402
-from ticketnotify.channels.smtp_config import Security, SMTPConfig  # noqa: E402
+from ticketnotify.channels.smtp.channel import SMTPChannel  # noqa: E402
+from ticketnotify.channels.smtp.config import Security, SMTPConfig  # noqa: E402
 from ticketnotify.events import Guest, Ticket, TicketUpdate  # noqa: E402
 from ticketnotify.guest.links import GuestLinks  # noqa: E402
 from ticketnotify.loopback.smtp import LoopbackSMTPServer  # noqa: E402

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ticketnotify.channels.base import Channel
-from ticketnotify.channels.smtp import SMTPChannel, SMTPConfig
+from ticketnotify.channels.smtp.channel import SMTPChannel, SMTPConfig
 from ticketnotify.events import AccountUser, Device, Ticket, TicketUpdate, UpdateKind
 from ticketnotify.messages import Message, Receipt
 from ticketnotify.notifier import Notifier

@@ -110,7 +110,7 @@ async def _best(send: Callable[[Any], Awaitable[Any]], make: Callable[[int], Any
 
 async def _apns(port: int, ca_file: str, n: int, n_seq: int,
                 repeats: int) -> list[tuple[float, float]]:
-    from ticketnotify.channels.apns import APNsChannel, APNsConfig
+    from ticketnotify.channels.push.apns import APNsChannel, APNsConfig
 
     key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -131,7 +131,7 @@ async def _fcm(port: int, ca_file: str, n: int, n_seq: int,
                repeats: int) -> list[tuple[float, float]]:
     from google.oauth2 import service_account
 
-    from ticketnotify.channels.fcm import FCM_SCOPE, FCMChannel, FCMConfig
+    from ticketnotify.channels.push.fcm import FCM_SCOPE, FCMChannel, FCMConfig
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 import aiosmtplib
 
-from ticketnotify.channels.smtp import SMTPChannel, SMTPConfig
+from ticketnotify.channels.smtp.channel import SMTPChannel, SMTPConfig
 from ticketnotify.messages import EmailMessage
 
 SMTP_SINK = "/usr/sbin/smtp-sink"

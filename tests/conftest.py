@@ -9,6 +9,9 @@ import pytest
 
 from ticketnotify.events import AccountUser, Device, Guest, Ticket, TicketUpdate, UpdateKind
 
+# Store fixtures (memory, SQLite, the real PostgreSQL) for the outbox and worker tests.
+pytest_plugins = ["tests.stores"]
+
 T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 
 

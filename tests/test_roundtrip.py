@@ -158,7 +158,7 @@ def test_link_patterns_are_checked_up_front(pattern: str) -> None:
 @pytest.mark.parametrize("opted_in", [False, True])
 def test_guest_email_relays_no_filer_text_unless_opted_in(
         guest: Guest, make_update: Callable[..., TicketUpdate], opted_in: bool) -> None:
-    from ticketnotify.channels.mime import build_mime_bytes
+    from ticketnotify.channels.mime.builder import build_mime_bytes
     from ticketnotify.messages import message_from_dict
     from ticketnotify.notifier import ExcerptPolicy
 

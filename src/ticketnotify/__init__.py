@@ -44,12 +44,11 @@ from .routing import PlannedDelivery, plan
 from .worker import RetryPolicy, Worker, WorkerStats, stop_on_signals
 
 if TYPE_CHECKING:
-    from .channels.apns import APNsChannel as APNsChannel
-    from .channels.apns import APNsConfig as APNsConfig
-    from .channels.fcm import FCMChannel as FCMChannel
-    from .channels.fcm import FCMConfig as FCMConfig
-    from .channels.smtp import SMTPChannel
-    from .channels.smtp_config import Security, SMTPConfig
+    from .channels.push.apns import APNsChannel as APNsChannel
+    from .channels.push.apns import APNsConfig as APNsConfig
+    from .channels.push.fcm import FCMChannel as FCMChannel
+    from .channels.push.fcm import FCMConfig as FCMConfig
+    from .channels.smtp import Security, SMTPChannel, SMTPConfig
     from .guest import (
         AccessGrant,
         AccessGrants,
@@ -73,10 +72,10 @@ if TYPE_CHECKING:
     from .rendering import RenderedEmail, RenderedPush, Renderer
 
 _LAZY = {
-    "APNsChannel": ".channels.apns", "APNsConfig": ".channels.apns",
-    "FCMChannel": ".channels.fcm", "FCMConfig": ".channels.fcm",
-    "SMTPChannel": ".channels.smtp", "SMTPConfig": ".channels.smtp_config",
-    "Security": ".channels.smtp_config",
+    "APNsChannel": ".channels.push.apns", "APNsConfig": ".channels.push.apns",
+    "FCMChannel": ".channels.push.fcm", "FCMConfig": ".channels.push.fcm",
+    "SMTPChannel": ".channels.smtp", "SMTPConfig": ".channels.smtp",
+    "Security": ".channels.smtp",
     "AccessGrant": ".guest", "AccessGrants": ".guest", "CodeError": ".guest",
     "EmailCodeSender": ".guest", "GrantError": ".guest", "GuestLinks": ".guest",
     "RateLimitedError": ".guest", "WrongCodeError": ".guest",

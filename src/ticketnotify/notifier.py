@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from .clock import Clock, utc_now
 from .errors import (
     ConfigurationError,
     InvalidInputError,
@@ -19,7 +20,6 @@ from .events import AccountUser, TicketUpdate
 from .messages import EmailMessage, PushMessage
 from .outbox.base import NewJob, Outbox
 from .routing import PlannedDelivery, plan
-from .worker import utc_now
 
 if TYPE_CHECKING:
     from .rendering import Renderer
@@ -96,7 +96,7 @@ class Notifier:
         guest_links: LinkSigner | None = None,
         links: Links | None = None,
         excerpts: ExcerptPolicy | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         if renderer is None:
             from .rendering import Renderer

@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
-from .channels.mime import build_mime, mime_bytes
+from .channels.mime.builder import build_mime, mime_bytes
 from .events import AccountUser, TicketUpdate, UpdateKind
 from .examples import default_examples_dir, load_examples
 from .messages import EmailMessage

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from ticketnotify.channels.mime import thread_index, thread_root_id
-from ticketnotify.channels.smtp import SMTPChannel
-from ticketnotify.channels.smtp_config import SMTPConfig
+from ticketnotify.channels.mime.builder import thread_index, thread_root_id
+from ticketnotify.channels.smtp.channel import SMTPChannel
+from ticketnotify.channels.smtp.config import SMTPConfig
 from ticketnotify.errors import TransientDeliveryError
 from ticketnotify.guest import (
     EmailCodeSender,
@@ -22,7 +22,7 @@ from ticketnotify.guest import (
     RateLimitedError,
     VerificationCodes,
 )
-from ticketnotify.guest.store import Attempt
+from ticketnotify.guest.stores.base import Attempt
 from ticketnotify.loopback.smtp import LoopbackSMTPServer, RecordingHandler
 from ticketnotify.rendering import Renderer
 

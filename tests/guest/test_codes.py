@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ticketnotify.channels.memory import MemoryChannel
-from ticketnotify.channels.smtp import SMTPChannel
-from ticketnotify.channels.smtp_config import SMTPConfig
+from ticketnotify.channels.smtp.channel import SMTPChannel
+from ticketnotify.channels.smtp.config import SMTPConfig
 from ticketnotify.errors import ConfigurationError, InvalidInputError, TransientDeliveryError
 from ticketnotify.guest import (
     AccessGrants,

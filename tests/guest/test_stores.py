@@ -31,7 +31,7 @@ from ticketnotify.guest import (
     VerificationCodes,
     WrongCodeError,
 )
-from ticketnotify.guest.store import next_allowed
+from ticketnotify.guest.stores.base import next_allowed
 from ticketnotify.outbox.base import NewJob
 from ticketnotify.outbox.sqlite import SQLiteOutbox
 

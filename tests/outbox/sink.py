@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from ticketnotify.channels.smtp import SMTPChannel, SMTPConfig
+from ticketnotify.channels.smtp.channel import SMTPChannel, SMTPConfig
 from ticketnotify.loopback.smtp import RecordingHandler
 from ticketnotify.messages import EmailMessage
 from ticketnotify.outbox.base import NewJob, Outbox

@@ -18,7 +18,7 @@ from ticketnotify.outbox.base import (
     OutcomeKind,
 )
 
-from .conftest import StoreFactory
+from ..stores import StoreFactory
 
 T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 

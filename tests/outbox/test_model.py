@@ -16,7 +16,7 @@ from ticketnotify.outbox.memory import MemoryOutbox
 from ticketnotify.outbox.postgres import PostgresOutbox
 from ticketnotify.outbox.sqlite import SQLiteOutbox
 
-from .conftest import wipe_pg
+from ..stores import wipe_pg
 
 T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 KEYS = [f"k{i}" for i in range(8)]

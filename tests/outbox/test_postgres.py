@@ -12,7 +12,7 @@ from ticketnotify.errors import ConfigurationError
 from ticketnotify.outbox.base import JobStatus, Outcome, OutcomeKind
 from ticketnotify.outbox.postgres import PostgresOutbox
 
-from .conftest import kill_connections
+from ..stores import kill_connections
 from .test_contract import job
 
 T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)

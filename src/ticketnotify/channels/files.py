@@ -34,7 +34,7 @@ class FilesChannel(Channel):
             path.write_text(json.dumps(message.to_dict(), ensure_ascii=False, indent=2), "utf-8")
             return path
         assert isinstance(message, EmailMessage)
-        from .mime import build_mime
+        from .mime.builder import build_mime
 
         domain = self.sender.rpartition("@")[2]
         mime = build_mime(message, sender=self.sender, sender_name=self.sender_name, domain=domain)

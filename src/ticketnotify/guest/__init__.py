@@ -23,11 +23,11 @@ from .errors import (
     WrongTicketGrantError,
 )
 from .links import DEFAULT_URL_PATTERN, GuestLinks, OpenedLink
-from .postgres_store import PostgresCodeStore
 from .sender import EmailCodeSender
 from .session import AccessGrant, AccessGrants
-from .sqlite_store import SQLiteCodeStore
-from .store import DEFAULT_SEND_LIMITS, CodeStore, MemoryCodeStore, RateLimit, StoredCode
+from .stores.base import DEFAULT_SEND_LIMITS, CodeStore, MemoryCodeStore, RateLimit, StoredCode
+from .stores.postgres import PostgresCodeStore
+from .stores.sqlite import SQLiteCodeStore
 
 __all__ = [
     "DEFAULT_SEND_LIMITS", "DEFAULT_URL_PATTERN", "AccessGrant", "AccessGrants",

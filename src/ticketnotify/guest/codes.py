@@ -13,11 +13,12 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from ..clock import Clock, utc_now
 from ..errors import ConfigurationError
 from ..events import check_aware, check_locale, check_timezone
 from . import signing
@@ -31,7 +32,7 @@ from .errors import (
 )
 from .links import GuestLinks, OpenedLink, normalize_email
 from .session import AccessGrant, AccessGrants
-from .store import DEFAULT_SEND_LIMITS, CodeStore, RateLimit, StoredCode, longest
+from .stores.base import DEFAULT_SEND_LIMITS, CodeStore, RateLimit, StoredCode, longest
 
 CODE_DIGITS = 6
 
@@ -53,10 +54,6 @@ class SentCode:
     minutes: int
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class VerificationCodes:
     """Send and verify codes for guest links; a verified code yields an ``AccessGrant``."""
 
@@ -67,7 +64,7 @@ class VerificationCodes:
         sender: CodeSender,
         secret: bytes,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utc_now,
         code_ttl: timedelta = timedelta(minutes=10),
         max_attempts: int = 5,
         address_limits: Sequence[RateLimit] = DEFAULT_SEND_LIMITS,

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from itsdangerous.encoding import base64_encode
 
+from ..clock import utc_now
 from ..errors import ConfigurationError, InvalidInputError
 from ..events import check_aware, check_email, check_text
 from . import signing
@@ -49,7 +50,7 @@ def check_ticket_id(ticket_id: object) -> str:
 
 def now_or(now: datetime | None) -> datetime:
     """The given instant (must be aware) or the current UTC time."""
-    return datetime.now(UTC) if now is None else check_aware("now", now)
+    return utc_now() if now is None else check_aware("now", now)
 
 
 def from_seconds(value: int) -> datetime:

@@ -8,8 +8,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ..channels.base import Channel
-from ..channels.smtp import SMTPChannel
-from ..channels.smtp_config import Security, SMTPConfig
+from ..channels.smtp.channel import SMTPChannel
+from ..channels.smtp.config import Security, SMTPConfig
 from .smtp import LoopbackSMTPServer
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ class LoopbackStack:
     async def _start_push(self) -> None:
         from google.oauth2 import service_account
 
-        from ..channels.apns import APNsChannel, APNsConfig
-        from ..channels.fcm import FCM_SCOPE, FCMChannel, FCMConfig
+        from ..channels.push.apns import APNsChannel, APNsConfig
+        from ..channels.push.fcm import FCM_SCOPE, FCMChannel, FCMConfig
         from .apns import APNsLoopback
         from .fcm import FCMLoopback
 

@@ -159,7 +159,7 @@ def build_channels(args: argparse.Namespace) -> dict[str, Channel]:
         if value is not None:
             env[f"TICKETNOTIFY_SMTP_{name}"] = str(value)
     if env.get("TICKETNOTIFY_SMTP_SENDER") or env.get("TICKETNOTIFY_SMTP_HOST"):
-        from ..channels.smtp import SMTPChannel, SMTPConfig
+        from ..channels.smtp.channel import SMTPChannel, SMTPConfig
 
         channels["email"] = SMTPChannel(SMTPConfig.from_env(environ=env))
     for spec in args.channels or ():

@@ -1,0 +1,1 @@
+"""MIME building and header encoding, shared by the SMTP channel, the files channel and preview."""

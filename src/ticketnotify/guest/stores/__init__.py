@@ -1,0 +1,1 @@
+"""Where verification codes and send counts live: memory, SQLite, PostgreSQL."""
