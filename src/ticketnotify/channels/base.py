@@ -22,6 +22,11 @@ class Channel(ABC):
     name: ClassVar[str]
     carries: ClassVar[str]  # "email" or "push": the ``kind`` of message accepted
 
+    @classmethod
+    def accepts(cls, message: Message) -> bool:
+        """Whether this channel carries ``message``'s kind; the worker checks it once per job."""
+        return cls.carries in ("any", message.kind)
+
     @abstractmethod
     async def send(self, message: Message) -> Receipt:
         """Deliver ``message`` once; raise a ``DeliveryError`` subclass on failure."""
