@@ -15,6 +15,7 @@ from ticketnotify.channels.smtp.channel import SMTPChannel
 from ticketnotify.channels.smtp.config import SMTPConfig
 from ticketnotify.errors import TransientDeliveryError
 from ticketnotify.guest import (
+    CodeDeliveryError,
     EmailCodeSender,
     GuestLinks,
     MemoryCodeStore,
@@ -61,11 +62,11 @@ async def test_the_code_email_has_a_thread_of_its_own_and_a_topic() -> None:
     async with LoopbackSMTPServer() as server:
         config = SMTPConfig(host="127.0.0.1", port=server.port, sender=SENDER,
                             security="none", timeout=10)
-        async with SMTPChannel(config) as channel:
-            codes, links, clock = codes_for(EmailCodeSender(Renderer(), channel))
+        async with EmailCodeSender(Renderer(), SMTPChannel(config)) as sender:
+            codes, links, clock = codes_for(sender)
             token = links.issue("T-1", ANNA, now=clock())
-            await codes.send_code(token, email=ANNA)
-            await codes.send_code(token, email=ANNA)
+            await codes.asend_code(token, email=ANNA)
+            await codes.asend_code(token, email=ANNA)
             first, second = await server.wait_for(2, timeout=10)
     domain = str(first.message["Message-ID"]).strip("<>").rpartition("@")[2]
     ticket_root = thread_root_id("T-1", domain)
@@ -80,31 +81,32 @@ async def test_the_code_email_has_a_thread_of_its_own_and_a_topic() -> None:
     assert first.message["In-Reply-To"] != second.message["In-Reply-To"]
 
 
-async def test_a_refused_send_keeps_the_previous_code_usable_and_still_counts() -> None:
+async def test_a_refused_send_keeps_the_previous_code_usable_and_is_not_counted() -> None:
     handler = RefusingHandler()
     async with LoopbackSMTPServer(handler=handler) as server:
         config = SMTPConfig(host="127.0.0.1", port=server.port, sender=SENDER,
                             security="none", timeout=10)
-        async with SMTPChannel(config) as channel:
+        async with EmailCodeSender(Renderer(), SMTPChannel(config)) as sender:
             codes, links, clock = codes_for(
-                EmailCodeSender(Renderer(), channel),
+                sender,
                 address_limits=[RateLimit(3, timedelta(minutes=15))])
             token = links.issue("T-1", ANNA, now=clock())
-            await codes.send_code(token, email=ANNA)
+            await codes.asend_code(token, email=ANNA)
             [received] = await server.wait_for(1, timeout=10)
             body = received.message.get_body(preferencelist=("plain",))
             assert body is not None
             previous = code_in(body.get_content())
             handler.refuse = True
-            with pytest.raises(TransientDeliveryError):
-                await codes.send_code(token, email=ANNA)
+            with pytest.raises(CodeDeliveryError):
+                await codes.asend_code(token, email=ANNA)
             handler.refuse = False
             assert codes.verify_code(token, previous, email=ANNA).ticket_id == "T-1"
-            await codes.send_code(token, email=ANNA)  # the third send: the refused one counted
+            await codes.asend_code(token, email=ANNA)
+            await codes.asend_code(token, email=ANNA)  # the third: the refused one was given back
             with pytest.raises(RateLimitedError):
-                await codes.send_code(token, email=ANNA)
-            assert len(server.messages) == 2
-            latest_body = server.messages[1].message.get_body(preferencelist=("plain",))
+                await codes.asend_code(token, email=ANNA)
+            assert len(server.messages) == 3
+            latest_body = server.messages[2].message.get_body(preferencelist=("plain",))
             assert latest_body is not None
             latest = code_in(latest_body.get_content())
     assert codes.verify_code(token, latest, email=ANNA).ticket_id == "T-1"
@@ -114,12 +116,12 @@ async def test_after_a_failed_send_the_previous_code_still_verifies() -> None:
     inbox = Inbox()
     codes, links, clock = codes_for(inbox)
     token = links.issue("T-1", ANNA, now=clock())
-    await codes.send_code(token, email=ANNA)
+    await codes.asend_code(token, email=ANNA)
     previous = inbox.last_code()
     clock.advance(minutes=2)
     inbox.fail = TransientDeliveryError("mail server down")
-    with pytest.raises(TransientDeliveryError):
-        await codes.send_code(token, email=ANNA)
+    with pytest.raises(CodeDeliveryError):
+        await codes.asend_code(token, email=ANNA)
     sent = await asyncio.to_thread(codes.verify_code, token, previous, email=ANNA)
     assert sent.ticket_id == "T-1"
 
@@ -161,7 +163,7 @@ class GatedStore(MemoryCodeStore):
 async def test_send_code_keeps_the_event_loop_free_while_the_store_waits(gated: str) -> None:
     store, inbox = GatedStore(gated), Inbox()
     codes, links, clock = codes_for(inbox, store)
-    task = asyncio.create_task(codes.send_code(links.issue("T-1", ANNA, now=clock()), email=ANNA))
+    task = asyncio.create_task(codes.asend_code(links.issue("T-1", ANNA, now=clock()), email=ANNA))
     assert await asyncio.to_thread(store.entered.wait, 5)
     assert not task.done()  # the loop ran this while the store call was held
     store.gate.set()
@@ -174,7 +176,7 @@ async def test_averify_code_keeps_the_event_loop_free_while_the_store_waits() ->
     store, inbox = GatedStore("take_attempt"), Inbox()
     codes, links, clock = codes_for(inbox, store)
     token = links.issue("T-1", ANNA, now=clock())
-    await codes.send_code(token, email=ANNA)
+    await codes.asend_code(token, email=ANNA)
     task = asyncio.create_task(codes.averify_code(token, inbox.last_code(), email=ANNA))
     assert await asyncio.to_thread(store.entered.wait, 5)
     assert not task.done()

@@ -88,7 +88,7 @@ async def test_sending_or_verifying_for_an_odd_email_is_an_address_mismatch(emai
     inbox = Inbox()
     codes = VerificationCodes(LINKS, MemoryCodeStore(), inbox, SECRET, clock=Clock())
     with pytest.raises(AddressMismatchError):
-        await codes.send_code(TOKEN, email=email)  # type: ignore[arg-type]
+        await codes.asend_code(TOKEN, email=email)  # type: ignore[arg-type]
     with pytest.raises(AddressMismatchError):
         codes.verify_code(TOKEN, "123456", email=email)  # type: ignore[arg-type]
     with pytest.raises(AddressMismatchError):

@@ -3,6 +3,7 @@
 from .codes import CodeSender, SentCode, VerificationCodes
 from .errors import (
     AddressMismatchError,
+    CodeDeliveryError,
     CodeError,
     CodeExpiredError,
     ExpiredGrantError,
@@ -31,7 +32,7 @@ from .stores.sqlite import SQLiteCodeStore
 
 __all__ = [
     "DEFAULT_SEND_LIMITS", "DEFAULT_URL_PATTERN", "AccessGrant", "AccessGrants",
-    "AddressMismatchError", "CodeError", "CodeExpiredError", "CodeSender", "CodeStore",
+    "AddressMismatchError", "CodeDeliveryError", "CodeError", "CodeExpiredError", "CodeSender", "CodeStore",
     "EmailCodeSender", "ExpiredGrantError", "ExpiredLinkError", "GrantError",
     "GuestAccessError", "GuestLinks", "InvalidGrantError", "LinkError", "MalformedCodeError",
     "MalformedLinkError", "MemoryCodeStore", "NoCodeError", "NotYetValidLinkError",

@@ -76,6 +76,21 @@ class CodeError(GuestAccessError):
     """A verification code could not be sent or was not accepted."""
 
 
+class CodeDeliveryError(CodeError):
+    """The code email could not be sent now; show "we could not send the code, try again".
+
+    Nothing retries it (a code is for the guest waiting on the page), the send was not
+    counted against the rate limits, and the guest's previous code, if any, still works.
+    ``permanent`` is True when the mail server refused the address itself (trying again
+    will not help: show "we cannot send email to this address, contact support").
+    The channel's own error is the ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        self.permanent = permanent
+        super().__init__(message)
+
+
 class MalformedCodeError(CodeError, InvalidInputError):
     """What was typed is not six digits; no attempt is used up."""
 

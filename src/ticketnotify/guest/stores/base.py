@@ -85,6 +85,12 @@ class CodeStore(ABC):
         Otherwise record nothing and return when the next send will be allowed.
         """
 
+    def release_send(self, keys: Sequence[str], sent_at: datetime) -> None:  # noqa: B027
+        """Forget one send ``reserve_send`` recorded at ``sent_at`` for each key: it failed.
+
+        The default keeps the failed send counted (a store written before this hook).
+        """
+
     @abstractmethod
     def put_code(self, code: StoredCode) -> None:
         """Store ``code``, replacing (superseding) any code for the same ticket and address."""
@@ -130,6 +136,13 @@ class MemoryCodeStore(CodeStore):
             for key in limits:
                 self._sends[key].append(now)
             return None
+
+    def release_send(self, keys: Sequence[str], sent_at: datetime) -> None:
+        with self._lock:
+            for key in keys:
+                sent = self._sends.get(key, [])
+                if sent_at in sent:
+                    sent.remove(sent_at)
 
     def put_code(self, code: StoredCode) -> None:
         with self._lock:

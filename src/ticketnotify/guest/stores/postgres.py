@@ -87,6 +87,12 @@ class PostgresCodeStore(CodeStore):
                                 [(key, now) for key in limits])
             return retry
 
+    def release_send(self, keys: Sequence[str], sent_at: datetime) -> None:
+        with self._transaction() as cur:
+            for key in keys:  # one row each: a concurrent send at the same instant keeps its own
+                cur.execute("DELETE FROM guest_sends WHERE ctid IN (SELECT ctid FROM guest_sends "
+                            "WHERE send_key = %s AND sent_at = %s LIMIT 1)", (key, sent_at))
+
     def put_code(self, code: StoredCode) -> None:
         with self._transaction() as cur:
             cur.execute(

@@ -77,6 +77,13 @@ class SQLiteCodeStore(CodeStore):
                                  [(key, at) for key in limits])
             return retry
 
+    def release_send(self, keys: Sequence[str], sent_at: datetime) -> None:
+        with self._db.write() as conn:
+            for key in keys:  # one row each: a concurrent send at the same instant keeps its own
+                conn.execute("DELETE FROM guest_sends WHERE rowid IN (SELECT rowid FROM "
+                             "guest_sends WHERE send_key = ? AND sent_at = ? LIMIT 1)",
+                             (key, to_micros(sent_at)))
+
     def put_code(self, code: StoredCode) -> None:
         with self._db.write() as conn:
             conn.execute(
