@@ -47,7 +47,8 @@ def free_port() -> int:
 
 async def deliver(count: int, port: int) -> float:
     outbox = MemoryOutbox()
-    notifier = Notifier(outbox, guest_links=GuestLinks([b"b" * 32]))
+    notifier = Notifier(outbox, links=None,  # guests only
+                        guest_links=GuestLinks([b"b" * 32], "https://help.example.com/g?t={token}"))
     channel = SMTPChannel(SMTPConfig(host="127.0.0.1", port=port, security=Security.NONE,
                                      sender="support@helpdesk.example", pool_size=4))
     batch = updates(count)

@@ -25,7 +25,7 @@ from ticketnotify.channels.base import Channel
 from ticketnotify.channels.smtp.channel import SMTPChannel, SMTPConfig
 from ticketnotify.events import AccountUser, Device, Ticket, TicketUpdate, UpdateKind
 from ticketnotify.messages import Message, Receipt
-from ticketnotify.notifier import Notifier
+from ticketnotify.notifier import Links, Notifier
 from ticketnotify.outbox.base import NewJob
 from ticketnotify.outbox.sqlite import SQLiteOutbox
 from ticketnotify.rendering import Renderer
@@ -33,13 +33,15 @@ from ticketnotify.worker import Worker
 
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 _RENDERER: list[Renderer] = []
+LINKS = Links(web_ticket_url="https://help.example.com/tickets/{ticket_id}",
+              app_ticket_url="examplehelp://tickets/{ticket_id}")
 
 
 def notifier(store: SQLiteOutbox) -> Notifier:
     """A Notifier sharing one Renderer, so template compilation is paid once per run."""
     if not _RENDERER:
         _RENDERER.append(Renderer())
-    return Notifier(store, renderer=_RENDERER[0])
+    return Notifier(store, renderer=_RENDERER[0], links=LINKS, guest_links=None)
 
 
 def updates(count: int, *, devices: bool) -> list[TicketUpdate]:

@@ -23,6 +23,8 @@ from .conftest import T0, FakeClock
 
 KEY = b"k" * 32
 URL = "https://help.example.com/guest/{ticket_id}?token={token}"
+LINKS = Links(web_ticket_url="https://help.example.com/tickets/{ticket_id}",
+              app_ticket_url="examplehelp://tickets/{ticket_id}")
 
 
 async def test_account_and_guest_delivered_over_real_protocols(
@@ -30,7 +32,7 @@ async def test_account_and_guest_delivered_over_real_protocols(
         make_update: Callable[..., TicketUpdate]) -> None:
     outbox = SQLiteOutbox(tmp_path / "outbox.sqlite3")
     links = GuestLinks([KEY], URL)
-    notifier = Notifier(outbox, guest_links=links)
+    notifier = Notifier(outbox, links=LINKS, guest_links=links)
     first = notifier.publish(make_update(account, event_id="e-1"))
     second = notifier.publish(make_update(guest, event_id="e-2", ticket_id="777"))
     assert [d.channel for d in first.planned] == ["apns", "fcm", "email"]
@@ -65,7 +67,7 @@ async def test_account_and_guest_delivered_over_real_protocols(
 async def test_publishing_the_same_event_twice_stores_nothing_new(
         clock: FakeClock, account: AccountUser, make_update: Callable[..., TicketUpdate]) -> None:
     outbox = MemoryOutbox()
-    notifier = Notifier(outbox, clock=clock)
+    notifier = Notifier(outbox, links=LINKS, guest_links=None, clock=clock)
     assert notifier.publish(make_update(account)).stored == 3
     again = await notifier.apublish(make_update(account))
     assert again.stored == 0 and again.duplicate
@@ -76,7 +78,7 @@ def test_a_bad_update_in_a_batch_stores_nothing(
         clock: FakeClock, account: AccountUser, guest: Guest,
         make_update: Callable[..., TicketUpdate]) -> None:
     outbox = MemoryOutbox()
-    notifier = Notifier(outbox, clock=clock)  # no guest links configured
+    notifier = Notifier(outbox, links=LINKS, guest_links=None, clock=clock)  # no guests
     with pytest.raises(ConfigurationError, match="guest links"):
         notifier.publish_many([make_update(account, event_id="a"), make_update(guest, event_id="b")])
     assert outbox.counts() == []
@@ -89,10 +91,11 @@ def test_push_text_has_no_conversation_content_by_default(
         account: AccountUser, make_update: Callable[..., TicketUpdate]) -> None:
     outbox = MemoryOutbox()
     secret = "Your new PIN is 4711"
-    Notifier(outbox).publish(make_update(account, excerpt=secret))
     pushes = [outbox.get(d.idempotency_key) for d in
-              Notifier(MemoryOutbox()).publish(make_update(account, excerpt=secret)).planned
+              Notifier(outbox, links=LINKS, guest_links=None).publish(
+                  make_update(account, excerpt=secret)).planned
               if d.is_push]
+    assert len(pushes) == 2
     for job in pushes:
         assert job is not None
         assert secret not in job.message["title"] + job.message["body"]
@@ -114,7 +117,7 @@ async def test_internationalized_domain_is_delivered_idna_encoded(tmp_path: Path
     update = TicketUpdate(event_id="idn-1", ticket=Ticket("9", "Hej"), kind="resolved",
                           recipient=guest, occurred_at=T0)
     outbox = MemoryOutbox()
-    Notifier(outbox, guest_links=GuestLinks([KEY], URL)).publish(update)
+    Notifier(outbox, links=LINKS, guest_links=GuestLinks([KEY], URL)).publish(update)
     async with LoopbackStack(push=False) as stack:
         stats = await Worker(outbox, stack.channels()).drain()
         (mail,) = await stack.smtp.wait_for(1)
@@ -125,7 +128,8 @@ async def test_internationalized_domain_is_delivered_idna_encoded(tmp_path: Path
 
 def test_notifiers_share_one_compiled_renderer(
         account: AccountUser, make_update: Callable[..., TicketUpdate]) -> None:
-    first, second = Notifier(MemoryOutbox()), Notifier(MemoryOutbox())
+    first = Notifier(MemoryOutbox(), links=LINKS, guest_links=None)
+    second = Notifier(MemoryOutbox(), links=LINKS, guest_links=None)
     assert first.renderer is second.renderer
     first.publish(make_update(account, event_id="shared-1"))
     compiled = first.renderer.compiled_variants
@@ -137,7 +141,7 @@ def test_a_locked_store_is_our_error_and_stores_nothing(
         tmp_path: Path, account: AccountUser, make_update: Callable[..., TicketUpdate]) -> None:
     path = tmp_path / "outbox.sqlite3"
     outbox = SQLiteOutbox(path, busy_timeout=0.05)
-    notifier = Notifier(outbox)
+    notifier = Notifier(outbox, links=LINKS, guest_links=None)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     with pytest.raises(OutboxUnavailableError, match="nothing was stored"):
@@ -167,8 +171,8 @@ def test_guest_email_relays_no_filer_text_unless_opted_in(
                           recipient=guest, occurred_at=T0, excerpt=f"{spam} — reply text")
     outbox = MemoryOutbox()
     policy = ExcerptPolicy(guest_subject=opted_in, guest_email=opted_in)
-    (planned,) = Notifier(outbox, guest_links=GuestLinks([KEY], URL), excerpts=policy).publish(
-        update).planned
+    (planned,) = Notifier(outbox, links=LINKS, guest_links=GuestLinks([KEY], URL),
+                          excerpts=policy).publish(update).planned
     job = outbox.get(planned.idempotency_key)
     assert job is not None
     message = message_from_dict(job.message)

@@ -14,12 +14,15 @@ from .errors import ConfigurationError
 from .events import AccountUser, TicketUpdate
 from .examples import default_examples_dir, load_examples
 from .guest.links import GuestLinks
-from .notifier import Notifier, PublishResult
+from .notifier import Links, Notifier, PublishResult
 from .outbox.base import JobStatus
 from .outbox.sqlite import SQLiteOutbox
 from .worker import Worker
 
+# The demo's own example addresses, passed explicitly: a Notifier has no default links.
 GUEST_URL = "https://support.example.com/guest/tickets/{ticket_id}?token={token}"
+LINKS = Links(web_ticket_url="https://support.example.com/tickets/{ticket_id}",
+              app_ticket_url="examplesupport://tickets/{ticket_id}")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,7 +57,8 @@ async def run_demo(examples: Path | None, out: Path) -> int:
 
     outbox = SQLiteOutbox(db)
     # A throwaway key: real hosts keep theirs in a secret store and rotate it.
-    notifier = Notifier(outbox, guest_links=GuestLinks([secrets.token_bytes(32)], GUEST_URL))
+    notifier = Notifier(outbox, links=LINKS,
+                        guest_links=GuestLinks([secrets.token_bytes(32)], GUEST_URL))
     results = [notifier.publish(update) for update in updates]
     planned = sum(len(r.planned) for r in results)
 

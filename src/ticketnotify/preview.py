@@ -26,7 +26,11 @@ from .rendering import Renderer
 SENDER = "support@example.com"
 SENDER_NAME = "Example Support"
 DOMAIN = "example.com"
-# Previews are not sent, so the guest link is not signed; it only shows where the link sits.
+# Previews are never sent: these example addresses only show where the links sit. Real
+# mail gets the host's own (``Notifier`` has no default links).
+EXAMPLE_LINKS = Links(web_ticket_url="https://support.example.com/tickets/{ticket_id}",
+                      app_ticket_url="examplesupport://tickets/{ticket_id}")
+# Not signed either; a host passes its pattern with PREVIEW-UNSIGNED as the token.
 GUEST_URL = "https://support.example.com/guest/tickets/{ticket_id}?token=PREVIEW-UNSIGNED"
 
 
@@ -34,7 +38,7 @@ GUEST_URL = "https://support.example.com/guest/tickets/{ticket_id}?token=PREVIEW
 class PreviewOptions:
     """Which links and excerpt policy the previews show: the ``Notifier``'s own settings."""
 
-    links: Links = field(default_factory=Links)
+    links: Links = EXAMPLE_LINKS
     excerpts: ExcerptPolicy = field(default_factory=ExcerptPolicy)
     guest_url: str = GUEST_URL
 
@@ -124,7 +128,7 @@ def _render_one(
         push = renderer.render_update_push(update, include_excerpt=excerpts.push)
         files["push.json"] = json.dumps(
             {"title": push.title, "body": push.body, "locale": r.locale, "kind": stem,
-             "deep_link": options.links.app(ticket_id)},
+             "deep_link": options.links.push(ticket_id)},
             ensure_ascii=False, indent=2,
         ).encode("utf-8") + b"\n"
     for suffix, data in files.items():

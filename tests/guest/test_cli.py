@@ -50,3 +50,15 @@ def test_missing_keys_say_how_to_make_one(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("TICKETNOTIFY_GUEST_KEYS", raising=False)
     with pytest.raises(ConfigurationError, match="guest new-key"):
         run(["guest", "link", "T-1", "a@example.se"])
+
+
+def test_a_link_needs_a_url_pattern_not_a_placeholder(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TICKETNOTIFY_GUEST_KEYS", KEY)
+    monkeypatch.delenv("TICKETNOTIFY_GUEST_URL_PATTERN", raising=False)
+    with pytest.raises(ConfigurationError, match="--url-pattern"):
+        run(["guest", "link", "T-1", "a@example.se"])
+    monkeypatch.setenv("TICKETNOTIFY_GUEST_URL_PATTERN", "https://help.example.se/g?t={token}")
+    assert run(["guest", "link", "T-1", "a@example.se"]) == 0
+    assert capsys.readouterr().out.startswith("https://help.example.se/g?t=")

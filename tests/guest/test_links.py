@@ -41,7 +41,8 @@ TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_."
 
 
 def links(*keys: str | bytes, max_age: timedelta = timedelta(days=30)) -> GuestLinks:
-    return GuestLinks(list(keys) or [KEY_A], max_age=max_age)
+    return GuestLinks(list(keys) or [KEY_A], "https://help.example.se/g/{ticket_id}?token={token}",
+                      max_age=max_age)
 
 
 def test_a_token_opens_to_its_ticket_and_address() -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from ticketnotify.events import AccountUser, Device, Ticket, TicketUpdate, UpdateKind
 from ticketnotify.loopback.stack import LoopbackStack
-from ticketnotify.notifier import Notifier
+from ticketnotify.notifier import Links, Notifier
 from ticketnotify.outbox.base import JobStatus
 from ticketnotify.outbox.memory import MemoryOutbox
 from ticketnotify.routing import idempotency_key
@@ -15,6 +15,8 @@ from ticketnotify.worker import RetryPolicy, Worker
 
 from ..conftest import T0, FakeClock
 
+LINKS = Links(web_ticket_url="https://help.example.se/tickets/{ticket_id}",
+              app_ticket_url="examplehelp://tickets/{ticket_id}")
 GOOD_IOS, DEAD_IOS, SLOW_IOS = "0a" * 32, "de" * 32, "5a" * 32
 GOOD_ANDROID, DEAD_ANDROID, SLOW_ANDROID = "fcm-good-1", "fcm-dead-1", "fcm-slow-1"
 
@@ -41,7 +43,7 @@ async def test_dead_devices_reported_once_and_throttled_pushes_wait_for_retry_af
         stack.fcm.throttle(SLOW_ANDROID, times=1, retry_after=120)
 
         outbox = MemoryOutbox()
-        notifier = Notifier(outbox, clock=clock)
+        notifier = Notifier(outbox, links=LINKS, guest_links=None, clock=clock)
         notifier.publish(update(anna, "evt-1"))
         notifier.publish(update(bo, "evt-2"))
         worker = Worker(outbox, stack.channels(), clock=clock,
@@ -93,7 +95,7 @@ async def test_a_dead_token_is_sent_to_and_reported_once_however_many_jobs_it_ha
         assert stack.apns is not None
         stack.apns.unregistered(DEAD_IOS)
         outbox = MemoryOutbox()
-        notifier = Notifier(outbox, clock=clock)
+        notifier = Notifier(outbox, links=LINKS, guest_links=None, clock=clock)
         for n in (1, 2, 3):  # claimed in one batch: their sends would otherwise run at once
             notifier.publish(update(cecilia, f"evt-{n}"))
         worker = Worker(outbox, stack.channels(), clock=clock,
@@ -134,7 +136,7 @@ async def test_the_memory_of_dead_devices_is_bounded(clock: FakeClock) -> None:
         stack.apns.unregistered(DEAD_IOS)
         stack.apns.unregistered(other_dead)
         outbox = MemoryOutbox()
-        notifier = Notifier(outbox, clock=clock)
+        notifier = Notifier(outbox, links=LINKS, guest_links=None, clock=clock)
         worker = Worker(outbox, stack.channels(), clock=clock, dead_device_memory=1,
                         on_invalid_device=lambda user, device: reported.append(device.token))
         try:

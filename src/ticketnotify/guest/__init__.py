@@ -23,7 +23,7 @@ from .errors import (
     WrongPurposeLinkError,
     WrongTicketGrantError,
 )
-from .links import DEFAULT_URL_PATTERN, GuestLinks, OpenedLink
+from .links import DEFAULT_URL_PATTERN, EXAMPLE_URL_PATTERN, GuestLinks, OpenedLink
 from .sender import EmailCodeSender
 from .session import AccessGrant, AccessGrants
 from .stores.base import DEFAULT_SEND_LIMITS, CodeStore, MemoryCodeStore, RateLimit, StoredCode
@@ -31,7 +31,7 @@ from .stores.postgres import PostgresCodeStore
 from .stores.sqlite import SQLiteCodeStore
 
 __all__ = [
-    "DEFAULT_SEND_LIMITS", "DEFAULT_URL_PATTERN", "AccessGrant", "AccessGrants",
+    "DEFAULT_SEND_LIMITS", "DEFAULT_URL_PATTERN", "EXAMPLE_URL_PATTERN", "AccessGrant", "AccessGrants",
     "AddressMismatchError", "CodeDeliveryError", "CodeError", "CodeExpiredError", "CodeSender", "CodeStore",
     "EmailCodeSender", "ExpiredGrantError", "ExpiredLinkError", "GrantError",
     "GuestAccessError", "GuestLinks", "InvalidGrantError", "LinkError", "MalformedCodeError",

@@ -12,9 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import ConfigurationError
 from .errors import LinkError
-from .links import DEFAULT_URL_PATTERN, GuestLinks
+from .links import GuestLinks
 
 KEYS_ENV = "TICKETNOTIFY_GUEST_KEYS"
+URL_PATTERN_ENV = "TICKETNOTIFY_GUEST_URL_PATTERN"
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +37,9 @@ def register(subparsers: Any) -> None:
         if name == "link":
             sub.add_argument("ticket_id")
             sub.add_argument("email")
-            sub.add_argument("--url-pattern", default=DEFAULT_URL_PATTERN)
+            sub.add_argument("--url-pattern", default=None,
+                             help="the guest ticket page with {token} (and {ticket_id}); "
+                                  f"default ${URL_PATTERN_ENV}")
             sub.set_defaults(func=_link)
         else:
             sub.add_argument("token", help="the token, or the whole link")
@@ -45,12 +48,19 @@ def register(subparsers: Any) -> None:
             sub.set_defaults(func=_check)
 
 
-def _links(args: argparse.Namespace, url_pattern: str = DEFAULT_URL_PATTERN) -> GuestLinks:
+def _links(args: argparse.Namespace, *, build: bool = False) -> GuestLinks:
     raw = os.environ.get(args.keys_env, "")
     keys = [key.strip() for key in raw.split(",") if key.strip()]
     if not keys:
         raise ConfigurationError(f"set {args.keys_env} to the signing keys, comma-separated, "
                                  "newest first (make one with: ticketnotify guest new-key)")
+    url_pattern = None
+    if build:
+        url_pattern = args.url_pattern or os.environ.get(URL_PATTERN_ENV)
+        if not url_pattern:
+            raise ConfigurationError(
+                f"pass --url-pattern or set {URL_PATTERN_ENV} to your guest ticket page, e.g. "
+                "'https://help.example.com/guest/tickets/{ticket_id}?token={token}'")
     return GuestLinks(keys, url_pattern, timedelta(days=args.max_age_days))
 
 
@@ -60,7 +70,7 @@ def _new_key(args: argparse.Namespace) -> int:
 
 
 def _link(args: argparse.Namespace) -> int:
-    print(_links(args, args.url_pattern).url_for(args.ticket_id, args.email))
+    print(_links(args, build=True).url_for(args.ticket_id, args.email))
     return 0
 
 

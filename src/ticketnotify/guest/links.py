@@ -31,7 +31,10 @@ from .errors import (
     WrongPurposeLinkError,
 )
 
-DEFAULT_URL_PATTERN = "https://support.example.com/guest/tickets/{ticket_id}?token={token}"
+# An example for demos and docs, never a default: real mail must carry the host's address.
+# (Kept under its old name for imports; ``GuestLinks`` no longer falls back to it.)
+EXAMPLE_URL_PATTERN = DEFAULT_URL_PATTERN = (
+    "https://support.example.com/guest/tickets/{ticket_id}?token={token}")
 MAX_TICKET_ID_CHARS = 64
 _DIGEST_BYTES = 16
 
@@ -69,12 +72,33 @@ class OpenedLink:
 
 
 class GuestLinks:
-    """Issue and open guest deep-link tokens; ``secret_keys[0]`` signs, every key verifies."""
+    """Issue and open guest deep-link tokens; ``secret_keys[0]`` signs, every key verifies.
+
+    A web app that only opens links (the guest pages, ``VerificationCodes``) may leave out
+    ``url_pattern``; whatever builds the links in guest emails (``Notifier``, ``url_for``)
+    needs it, and refuses with ``ConfigurationError`` without it.
+
+    Args:
+        secret_keys: a list of keys, newest first, each at least 32 bytes (str or bytes;
+            ``ticketnotify guest new-key`` makes one). The first signs; all verify, so
+            adding a new key in front rotates without breaking links in inboxes.
+        url_pattern: the guest ticket page, with ``{token}`` and optionally
+            ``{ticket_id}``, e.g. ``"https://help.example.com/guest/tickets/{ticket_id}?token={token}"``.
+            There is no default.
+        max_age: how long a link works after it was issued (default 30 days).
+        clock_skew: how far in the future an issued-at may be and still be accepted,
+            for servers whose clocks disagree (default 5 minutes).
+
+    Raises:
+        ConfigurationError: no key, a key shorter than 32 bytes, a bare string instead of a
+            list, a ``url_pattern`` without ``{token}`` or with other placeholders, a
+            non-positive ``max_age`` or a negative ``clock_skew``.
+    """
 
     def __init__(
         self,
         secret_keys: Sequence[str | bytes],
-        url_pattern: str = DEFAULT_URL_PATTERN,
+        url_pattern: str | None = None,
         max_age: timedelta = timedelta(days=30),
         *,
         clock_skew: timedelta = timedelta(minutes=5),
@@ -88,17 +112,43 @@ class GuestLinks:
             raise ConfigurationError(f"clock_skew must be a timedelta >= 0, not {clock_skew!r}")
         self.max_age = max_age
         self.clock_skew = clock_skew
-        self.url_pattern = _check_pattern(url_pattern)
+        self.url_pattern = None if url_pattern is None else _check_pattern(url_pattern)
+
+    def __repr__(self) -> str:
+        return (f"GuestLinks(secret_keys=<{len(self.secret_keys)} redacted>, "
+                f"url_pattern={self.url_pattern!r}, max_age={self.max_age})")
 
     def issue(self, ticket_id: str, email: str, *, now: datetime | None = None) -> str:
-        """A URL-safe token binding this ticket to this address from ``now`` for ``max_age``."""
+        """A URL-safe token binding this ticket to this address from ``now`` for ``max_age``.
+
+        Args:
+            ticket_id: the ticket's key (at most 64 characters).
+            email: the guest's address; only a keyed digest of it goes into the token.
+            now: the issue time (aware); default the current time.
+
+        Returns:
+            The token, about 105 URL-safe characters for a short ticket id.
+
+        Raises:
+            InvalidInputError: a bad ``ticket_id``, ``email`` or naive ``now`` (``.field``).
+        """
         ticket_id = check_ticket_id(ticket_id)
         digest = self.address_digest(email)
         issued = int(now_or(now).timestamp())
         return self._signer.sign(signing.LINK, [ticket_id, digest, issued])
 
     def url_for(self, ticket_id: str, email: str, *, now: datetime | None = None) -> str:
-        """The deep link for a guest email: the URL pattern filled with the ticket id and token."""
+        """The deep link for a guest email: ``url_pattern`` filled with ticket id and token.
+
+        Raises:
+            ConfigurationError: this ``GuestLinks`` has no ``url_pattern``.
+            InvalidInputError: as ``issue``.
+        """
+        if self.url_pattern is None:
+            raise ConfigurationError(
+                "GuestLinks was made without url_pattern, so it can open links but not build "
+                "them: pass GuestLinks(keys, url_pattern='https://help.example.com/guest/"
+                "tickets/{ticket_id}?token={token}')")
         token = self.issue(ticket_id, email, now=now)
         return self.url_pattern.format(ticket_id=quote(ticket_id, safe=""), token=token)
 
@@ -111,6 +161,20 @@ class GuestLinks:
         ticket_id: str | None = None,
     ) -> OpenedLink:
         """Check a token; with ``email``/``ticket_id`` also check it matches the host's ticket.
+
+        Args:
+            token: the token from the URL (any value: it may be hostile).
+            now: the time to check at (aware); default the current time.
+            email: the address the host has on the ticket; checks the link is for it.
+            ticket_id: the id from the host's route; checks the link is for it.
+
+        Returns:
+            ``OpenedLink(ticket_id, address_digest, issued_at, expires_at)``.
+
+        Raises:
+            LinkError: ``MalformedLinkError``, ``TamperedLinkError``, ``ExpiredLinkError``
+                (``.expired_at``), ``NotYetValidLinkError``, ``WrongPurposeLinkError``
+                (``.purpose``) or ``AddressMismatchError``: show "ask for a new link".
 
         Raises only ``LinkError`` subclasses for whatever ``token``, ``email`` and
         ``ticket_id`` hold (they may come straight from a URL or form): a route id that is

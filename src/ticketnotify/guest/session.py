@@ -19,9 +19,21 @@ from .errors import ExpiredGrantError, InvalidGrantError, WrongTicketGrantError
 from .links import check_ticket_id, from_seconds, now_or, same_ticket
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class AccessGrant:
-    """Proof the guest verified their address for ``ticket_id``; ``value`` goes in the session."""
+    """Proof the guest verified their address for ``ticket_id``; ``value`` goes in the session.
+
+    ``repr`` and ``str`` never show ``value``: a logged grant must not open the ticket.
+
+    Attributes:
+        value: the signed grant (a bearer secret): put it in an HttpOnly, Secure cookie or
+            the host's session; ``check_grant(value, ticket_id)`` on every request.
+        ticket_id: the one ticket it opens.
+        verified_at: when the guest typed the right code (aware UTC).
+        issued_at: when this value was made (aware UTC; ``renew`` makes a new one).
+        expires_at: when it stops working: ``ttl`` after ``issued_at``, never later than
+            ``max_lifetime`` after ``verified_at`` (aware UTC).
+    """
 
     value: str
     ticket_id: str
@@ -29,9 +41,23 @@ class AccessGrant:
     issued_at: datetime
     expires_at: datetime
 
+    def __repr__(self) -> str:
+        return (f"AccessGrant(value=<redacted>, ticket_id={self.ticket_id!r}, "
+                f"verified_at={self.verified_at.isoformat()!r}, "
+                f"expires_at={self.expires_at.isoformat()!r})")
+
 
 class AccessGrants:
-    """Issue, check and renew grants; ``secret_keys[0]`` signs, every key verifies."""
+    """Issue, check and renew grants; ``secret_keys[0]`` signs, every key verifies.
+
+    Args:
+        secret_keys: keys, newest first, at least 32 bytes each (normally the links' keys).
+        ttl: idle lifetime of one value (default 30 minutes); ``renew`` slides it.
+        max_lifetime: absolute cap after verification (default 12 hours, >= ``ttl``).
+
+    Raises:
+        ConfigurationError: bad keys, a non-positive ``ttl`` or ``max_lifetime < ttl``.
+    """
 
     def __init__(
         self,
@@ -48,6 +74,10 @@ class AccessGrants:
                                      f"not {max_lifetime!r}")
         self.ttl = ttl
         self.max_lifetime = max_lifetime
+
+    def __repr__(self) -> str:
+        return (f"AccessGrants(secret_keys=<{len(self._signer.keys)} redacted>, ttl={self.ttl}, "
+                f"max_lifetime={self.max_lifetime})")
 
     def grant(
         self, ticket_id: str, *, now: datetime | None = None, verified_at: datetime | None = None

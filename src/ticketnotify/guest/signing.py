@@ -83,6 +83,9 @@ class PurposeSigner:
             for purpose in PURPOSES
         }
 
+    def __repr__(self) -> str:
+        return f"PurposeSigner(keys=<{len(self.keys)} redacted>)"
+
     def sign(self, purpose: str, fields: Sequence[str | int]) -> str:
         """Signed, URL-safe value carrying ``fields`` for ``purpose``."""
         raw = json.dumps([VERSION, *fields], separators=(",", ":"), ensure_ascii=False)
