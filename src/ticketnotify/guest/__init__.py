@@ -1,6 +1,6 @@
 """Guest access: signed deep links, email verification codes and short-lived access grants."""
 
-from .codes import CodeSender, SentCode, VerificationCodes
+from .codes import SentCode, VerificationCodes
 from .errors import (
     AddressMismatchError,
     CodeDeliveryError,
@@ -24,7 +24,7 @@ from .errors import (
     WrongTicketGrantError,
 )
 from .links import DEFAULT_URL_PATTERN, EXAMPLE_URL_PATTERN, GuestLinks, OpenedLink
-from .sender import EmailCodeSender
+from .sender import CodeSender, EmailCodeSender
 from .session import AccessGrant, AccessGrants
 from .stores.base import DEFAULT_SEND_LIMITS, CodeStore, MemoryCodeStore, RateLimit, StoredCode
 from .stores.postgres import PostgresCodeStore

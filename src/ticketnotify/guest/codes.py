@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from ..clock import Clock, utc_now
 from ..errors import ConfigurationError, DeliveryError, InvalidAddressError
@@ -34,22 +34,12 @@ from .errors import (
     WrongCodeError,
 )
 from .links import GuestLinks, OpenedLink, normalize_email
+from .sender import CodeSender
 from .session import AccessGrant, AccessGrants
 from .stores.base import DEFAULT_SEND_LIMITS, CodeStore, RateLimit, StoredCode, longest
 
 CODE_DIGITS = 6
 log = logging.getLogger(__name__)
-
-
-class CodeSender(Protocol):
-    """Delivers one code email now (codes are time-critical, so not via the outbox).
-
-    Any exception it raises becomes ``CodeDeliveryError`` for ``send_code``'s caller.
-    """
-
-    async def __call__(
-        self, *, email: str, locale: str, time_zone: str, code: str, minutes: int, ticket_id: str
-    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,17 @@ class EmailRenderer(Protocol):
     ) -> RenderedEmailLike: ...
 
 
+class CodeSender(Protocol):
+    """Delivers one code email now (codes are time-critical, so not via the outbox).
+
+    Any exception it raises becomes ``CodeDeliveryError`` for ``send_code``'s caller.
+    """
+
+    async def __call__(
+        self, *, email: str, locale: str, time_zone: str, code: str, minutes: int, ticket_id: str
+    ) -> None: ...
+
+
 class LoopThread:
     """An event loop of its own in a daemon thread, started on first use, restartable."""
 
