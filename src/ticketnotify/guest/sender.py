@@ -49,6 +49,9 @@ class CodeSender(Protocol):
     """Delivers one code email now (codes are time-critical, so not via the outbox).
 
     Any exception it raises becomes ``CodeDeliveryError`` for ``send_code``'s caller.
+    It is awaited on whatever loop the host calls from (a fresh one per sync
+    ``send_code``): keep no loop-bound state in it, or hand the work to a loop of your
+    own as ``EmailCodeSender`` does.
     """
 
     async def __call__(
