@@ -20,7 +20,7 @@ from typing import Protocol
 
 from ..clock import Clock, utc_now
 from ..errors import ConfigurationError
-from ..events import check_aware, check_locale, check_timezone
+from ..validation import check_aware, check_locale, check_timezone
 from . import signing
 from .errors import (
     CodeExpiredError,
