@@ -1,4 +1,4 @@
-"""Grapheme clusters, what a reader sees as one character, from ``regex``'s ``\\X`` (UAX #29).
+r"""Grapheme clusters, what a reader sees as one character, from ``regex``'s ``\X`` (UAX #29).
 
 Every cut of user text (reply excerpts, push titles and bodies) falls on a cluster boundary,
 so no flag (🇸🇪), ZWJ family (👩‍👩‍👧), skin tone (👍🏽), decomposed letter (``a`` + U+030A)
