@@ -11,17 +11,15 @@ is split.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ... import graphemes
 from ...errors import PermanentDeliveryError
+from ...validation import SURROGATE
 
 PUSH_PAYLOAD_LIMIT = 4096
 ELLIPSIS = graphemes.ELLIPSIS
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def grapheme_starts(text: str) -> list[int]:
@@ -31,7 +29,7 @@ def grapheme_starts(text: str) -> list[int]:
 
 def clean_text(text: str) -> str:
     """Replace lone surrogates (unencodable in UTF-8) with U+FFFD."""
-    return _SURROGATE.sub("\ufffd", text)
+    return SURROGATE.sub("\ufffd", text)
 
 
 def shorten(text: str, clusters: int, starts: list[int] | None = None) -> str:
