@@ -100,3 +100,16 @@ def test_spellings_delivered_to_one_mailbox_share_one_key(
     assert first.key == normalize_email(f"{local}@{spelled}")
     assert first.address.isascii() and first.address == canonical_email("e", first.address).address
     assert first.domain == second.domain  # the same domain on the wire, whatever the spelling
+
+
+@given(st.one_of(st.text(max_size=80), st.builds(lambda a, b: f"{a}@{b}", st.text(max_size=20),
+                                                 st.text(max_size=40))))
+def test_any_text_is_an_address_or_an_input_error(value: str) -> None:
+    try:
+        found = canonical_email("email", value)
+    except InvalidInputError as exc:
+        assert exc.field == "email"
+        return
+    assert found.address.isascii() and found.address.count("@") == 1
+    assert canonical_email("email", found.address) == found  # canonical means stable
+    assert canonical_email("email", found.display) == found
