@@ -73,15 +73,18 @@ def test_unknown_locale_has_its_own_class() -> None:
         Guest("sam@example.com", locale="klingon_XX")
 
 
-@pytest.mark.parametrize("address", [
-    "anna@example.se", "info@räksmörgås.se", "o'brien+tickets@mail.example.co.uk",
+@pytest.mark.parametrize(("address", "stored"), [
+    ("anna@example.se", "anna@example.se"),
+    ("info@räksmörgås.se", "info@xn--rksmrgs-5wao1o.se"),  # the canonical, deliverable form
+    ("o'brien+tickets@mail.example.co.uk", "o'brien+tickets@mail.example.co.uk"),
+    ("anna@example.se.", "anna@example.se"),  # the root dot names the same domain
 ])
-def test_real_addresses_are_accepted(address: str) -> None:
-    assert Guest(address).email == address
+def test_real_addresses_are_accepted(address: str, stored: str) -> None:
+    assert Guest(address).email == stored
 
 
 @pytest.mark.parametrize("address", [
-    "anna@example", "anna@@example.se", "anna@.example.se", "anna@example.se.", "an na@example.se",
+    "anna@example", "anna@@example.se", "anna@.example.se", "anna@example.se..", "an na@example.se",
     "anna@exa_mple.se", "<anna@example.se>", "anna@example.5", "åsa@exempel.se",
 ])
 def test_non_addresses_are_refused(address: str) -> None:

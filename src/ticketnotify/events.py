@@ -1,26 +1,40 @@
-"""Immutable ticket-update events as the host publishes them, validated on construction."""
+"""Immutable ticket-update events as the host publishes them, validated on construction.
+
+The validators live in ``ticketnotify.validation``; their names are imported here too so
+``from ticketnotify.events import check_text`` keeps working for hosts that used it.
+"""
 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from babel import Locale
-
-from .errors import InvalidInputError, UnknownLocaleError
-
-# Pragmatic address check: one @, a dotted domain, no whitespace or control characters.
-_EMAIL = re.compile(
-    r"^[^@\s\x00-\x1f\x7f<>(),;:\"\[\]\\]+"  # local part: no spaces, controls or specials
-    r"@(?:[^\W_](?:(?:[^\W_]|-)*[^\W_])?\.)+[^\W\d_](?:[^\W_]|-)*[^\W_]$"  # dotted domain, IDN too
+from . import graphemes
+from .errors import InvalidInputError
+from .validation import (
+    EARLIEST,
+    LATEST,
+    check_aware,
+    check_email,
+    check_locale,
+    check_text,
+    check_timezone,
+    check_unicode,
 )
-_HEADER_UNSAFE = re.compile(r"[\r\n\x00\u2028\u2029\x85\x0b\x0c]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")  # not encodable as UTF-8: no store or wire takes it
+
+__all__ = [
+    "EARLIEST", "LATEST", "MAX_EXCERPT_CLUSTERS", "MAX_NEW_REPLIES", "AccountUser", "Device",
+    "Guest", "Platform", "Preferences", "Recipient", "Ticket", "TicketUpdate", "UpdateKind",
+    "check_aware", "check_email", "check_locale", "check_text", "check_timezone",
+]
+
 MAX_NEW_REPLIES = 10_000
-EARLIEST, LATEST = 1970, 9000  # years; outside them time-zone arithmetic overflows
+# An excerpt keeps at most this many grapheme clusters (then "…"): more than any shipped
+# template shows (600 characters in email, 140 in push), and small enough that a pasted
+# log never makes an outbox row large. Longer replies are cut here, never refused.
+MAX_EXCERPT_CLUSTERS = 2_000
 
 
 class UpdateKind(enum.StrEnum):
@@ -40,72 +54,19 @@ class Platform(enum.StrEnum):
     ANDROID = "android"
 
 
-def check_text(field_name: str, value: object, *, required: bool = True, max_len: int = 10_000) -> str:
-    """Refuse non-strings, empties and line breaks: any of these may reach a header."""
-    if not isinstance(value, str):
-        raise InvalidInputError(field_name, f"must be a string, got {type(value).__name__}")
-    if required and not value.strip():
-        raise InvalidInputError(field_name, "must not be empty")
-    if _HEADER_UNSAFE.search(value):
-        raise InvalidInputError(field_name, "must not contain line breaks or control characters")
-    if _SURROGATE.search(value):
-        raise InvalidInputError(field_name, "contains a lone surrogate (not valid Unicode text)")
-    if len(value) > max_len:
-        raise InvalidInputError(field_name, f"is longer than {max_len} characters")
-    return value
-
-
-def check_email(field_name: str, value: object) -> str:
-    """Refuse what is not one plain address (display names belong elsewhere)."""
-    text = check_text(field_name, value, max_len=254)
-    if not _EMAIL.fullmatch(text):
-        raise InvalidInputError(field_name, f"{text!r} is not an email address")
-    if not text.rpartition("@")[0].isascii():
-        # Internationalized domains are fine (sent IDNA-encoded); a non-ASCII local part
-        # needs SMTPUTF8 end to end, which most relays lack: refuse it here, not at send time.
-        raise InvalidInputError(
-            field_name, f"{text!r} has a non-ASCII local part (SMTPUTF8), which cannot be delivered")
-    return text
-
-
-def check_locale(field_name: str, value: object) -> str:
-    """Accept what Babel can parse (``sv``, ``sv_SE``, ``en-GB``) and normalise to ``sv_SE`` form."""
-    text = check_text(field_name, value, max_len=35)
-    try:
-        parsed = Locale.parse(text.replace("-", "_"))
-    except (ValueError, TypeError) as exc:  # babel raises UnknownLocaleError(Exception) too
-        raise UnknownLocaleError(field_name, f"{text!r} is not a locale ({exc})") from exc
-    except Exception as exc:  # babel.core.UnknownLocaleError does not subclass ValueError
-        raise UnknownLocaleError(field_name, f"{text!r} is not a locale ({exc})") from exc
-    return str(parsed)
-
-
-def check_timezone(field_name: str, value: object) -> str:
-    """Refuse time-zone names the zoneinfo database does not know."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    text = check_text(field_name, value, max_len=64)
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInputError(field_name, f"{text!r} is not a time zone") from exc
-    return text
-
-
-def check_aware(field_name: str, value: object) -> datetime:
-    """Refuse naive datetimes: a notification's time is shown in the reader's zone."""
-    if not isinstance(value, datetime):
-        raise InvalidInputError(field_name, "must be a datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInputError(field_name, "must be timezone-aware (naive datetime given)")
-    if not EARLIEST <= value.year <= LATEST:
-        raise InvalidInputError(field_name, f"year {value.year} is outside {EARLIEST}–{LATEST}")
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """The ticket as the requester knows it: number and subject."""
+    """The ticket as the requester knows it.
+
+    Attributes:
+        id: The ticket's stable identifier (at most 64 characters, one line). It keys
+            guest links, mail threading, push groups and idempotency.
+        subject: The subject the requester typed (at most 998 characters, one line).
+
+    Raises:
+        InvalidInputError: on construction, for an empty, multi-line or too long value;
+            ``.field`` is ``"ticket.id"`` or ``"ticket.subject"``.
+    """
 
     id: str
     subject: str
@@ -117,7 +78,17 @@ class Ticket:
 
 @dataclass(frozen=True, slots=True)
 class Device:
-    """One registered push target of an account user."""
+    """One registered push target of an account user.
+
+    Attributes:
+        platform: ``Platform.IOS`` (APNs) or ``Platform.ANDROID`` (FCM); the strings
+            ``"ios"`` and ``"android"`` are accepted and converted.
+        token: The push token the app registered (at most 4096 characters, no whitespace).
+
+    Raises:
+        InvalidInputError: on construction, naming ``"device.platform"`` or
+            ``"device.token"``.
+    """
 
     platform: Platform
     token: str
@@ -134,7 +105,17 @@ class Device:
 
 @dataclass(frozen=True, slots=True)
 class Preferences:
-    """Channels an account user has switched on; guests have none to switch."""
+    """Channels an account user has switched on; guests have none to switch.
+
+    Attributes:
+        push: Push to the user's devices (default True).
+        email: Email the user's address (default True). With push on but no device, the
+            email goes out anyway so the update is not lost.
+
+    Raises:
+        InvalidInputError: on construction, when a value is not a bool
+            (``.field`` is ``"preferences.push"`` or ``"preferences.email"``).
+    """
 
     push: bool = True
     email: bool = True
@@ -147,7 +128,23 @@ class Preferences:
 
 @dataclass(frozen=True, slots=True)
 class AccountUser:
-    """A requester who filed the ticket logged in: push on every device plus email."""
+    """A requester who filed the ticket logged in: push on every device plus email.
+
+    Attributes:
+        user_id: The host's user id (at most 128 characters); keys idempotency.
+        email: The account's address. Stored in canonical form (``validation.canonical_email``):
+            ASCII, the domain as IDNA 2008 A-labels (``anna@straße.de`` becomes
+            ``anna@xn--strae-oqa.de``), which is what the mail is sent to.
+        locale: Language of the messages (``"sv"``, ``"sv-SE"``), stored as ``"sv_SE"``.
+        time_zone: IANA zone dates are shown in (``"Europe/Stockholm"``).
+        devices: Registered push targets; duplicates are sent once.
+        preferences: Which channels the user switched on.
+        name: Display name for the ``To:`` header; may be empty.
+
+    Raises:
+        InvalidInputError: on construction, naming the field as ``"recipient.<name>"``
+            (``UnknownLocaleError`` for a locale Babel does not know).
+    """
 
     user_id: str
     email: str
@@ -159,7 +156,7 @@ class AccountUser:
 
     def __post_init__(self) -> None:
         check_text("recipient.user_id", self.user_id, max_len=128)
-        check_email("recipient.email", self.email)
+        object.__setattr__(self, "email", check_email("recipient.email", self.email))
         object.__setattr__(self, "locale", check_locale("recipient.locale", self.locale))
         check_timezone("recipient.time_zone", self.time_zone)
         check_text("recipient.name", self.name, required=False, max_len=256)
@@ -172,7 +169,18 @@ class AccountUser:
 
 @dataclass(frozen=True, slots=True)
 class Guest:
-    """A requester without an account: email only, with a signed link back to the ticket."""
+    """A requester without an account: email only, with a signed link back to the ticket.
+
+    Attributes:
+        email: The address on the ticket, stored in canonical form like
+            ``AccountUser.email``; the guest link is bound to its canonical key.
+        locale: Language of the messages, stored as ``"sv_SE"``.
+        time_zone: IANA zone dates are shown in.
+        name: Display name for the ``To:`` header; may be empty.
+
+    Raises:
+        InvalidInputError: on construction, naming the field as ``"recipient.<name>"``.
+    """
 
     email: str
     locale: str = "en"
@@ -180,7 +188,7 @@ class Guest:
     name: str = ""
 
     def __post_init__(self) -> None:
-        check_email("recipient.email", self.email)
+        object.__setattr__(self, "email", check_email("recipient.email", self.email))
         object.__setattr__(self, "locale", check_locale("recipient.locale", self.locale))
         check_timezone("recipient.time_zone", self.time_zone)
         check_text("recipient.name", self.name, required=False, max_len=256)
@@ -191,7 +199,25 @@ Recipient = AccountUser | Guest
 
 @dataclass(frozen=True, slots=True)
 class TicketUpdate:
-    """One piece of news about a ticket for one requester; ``event_id`` makes publish idempotent."""
+    """One piece of news about a ticket for one requester.
+
+    Attributes:
+        event_id: The host's stable id for this news (at most 200 characters); publishing
+            the same ``event_id`` again stores nothing new.
+        ticket: The ticket it is about.
+        kind: What happened (``UpdateKind`` or its string value, e.g. ``"agent_reply"``).
+        recipient: Who hears about it: an ``AccountUser`` or a ``Guest``.
+        occurred_at: When it happened; timezone-aware, year 1970–9000.
+        excerpt: Optional text of the reply, any length and lines. A longer text is cut
+            to its first ``MAX_EXCERPT_CLUSTERS`` (2,000) grapheme clusters plus ``…``; it
+            is never a reason to refuse the update. Shown only where ``ExcerptPolicy`` allows.
+        status: Optional new status as the requester sees it (one line, at most 200).
+        new_replies: How many replies this news covers, 1 to 10,000.
+
+    Raises:
+        InvalidInputError: on construction, naming the field (``"kind"``, ``"excerpt"``,
+            ``"occurred_at"`` ...) and what to fix.
+    """
 
     event_id: str
     ticket: Ticket
@@ -217,10 +243,11 @@ class TicketUpdate:
         if self.excerpt is not None:
             if not isinstance(self.excerpt, str):
                 raise InvalidInputError("excerpt", "must be a string")
-            if _SURROGATE.search(self.excerpt):
-                raise InvalidInputError("excerpt", "contains a lone surrogate (not valid Unicode text)")
-            if len(self.excerpt) > 20_000:
-                raise InvalidInputError("excerpt", "is longer than 20000 characters")
+            # Cut first, then check: only the kept head is ever stored or shown, and the
+            # cut reads no further than the head, so a pasted multi-megabyte log costs
+            # nothing more than a short reply (no size needs refusing for memory's sake).
+            short = graphemes.shorten(self.excerpt, MAX_EXCERPT_CLUSTERS)
+            object.__setattr__(self, "excerpt", check_unicode("excerpt", short))
         if self.status is not None:
             check_text("status", self.status, max_len=200)
         n = self.new_replies

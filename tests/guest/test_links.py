@@ -33,7 +33,8 @@ ticket_ids = st.text(
 ).filter(lambda s: s.strip() != "" and "\x85" not in s)
 emails = st.builds(
     lambda local, domain, tld: f"{local}@{domain}.{tld}",
-    st.text(alphabet=string.ascii_letters + string.digits + "._+-", min_size=1, max_size=20),
+    st.text(alphabet=string.ascii_letters + string.digits + "._+-", min_size=1, max_size=20)
+    .filter(lambda local: ".." not in f".{local}."),  # RFC 5322 dot-atom: no empty dot parts
     st.text(alphabet=string.ascii_lowercase + string.digits, min_size=1, max_size=15),
     st.sampled_from(["se", "com", "example", "org"]),
 )

@@ -268,9 +268,9 @@ async def test_codes_attempts_and_limits_survive_a_restart(tmp_path: Path) -> No
 
     before = SQLiteCodeStore(path)
     codes = VerificationCodes(links, before, inbox, SECRET, clock=clock)
-    await codes.send_code(other, email="anna@example.se")
-    await codes.send_code(token, email="anna@example.se")
-    await codes.send_code(token, email="anna@example.se")
+    await codes.asend_code(other, email="anna@example.se")
+    await codes.asend_code(token, email="anna@example.se")
+    await codes.asend_code(token, email="anna@example.se")
     wrong = f"{(int(inbox.codes[-1]) + 1) % 1_000_000:06d}"
     for _ in range(3):
         with pytest.raises(WrongCodeError):
@@ -280,7 +280,7 @@ async def test_codes_attempts_and_limits_survive_a_restart(tmp_path: Path) -> No
     after = SQLiteCodeStore(path)  # as a restarted process would
     codes = VerificationCodes(links, after, inbox, SECRET, clock=clock)
     with pytest.raises(RateLimitedError):  # three sends for this address already happened
-        await codes.send_code(token, email="anna@example.se")
+        await codes.asend_code(token, email="anna@example.se")
     with pytest.raises(WrongCodeError) as refused:
         codes.verify_code(token, wrong, email="anna@example.se")
     assert refused.value.attempts_left == 1
@@ -320,7 +320,7 @@ async def test_the_file_holds_no_code_and_no_address(tmp_path: Path) -> None:
     store, inbox = SQLiteCodeStore(path), Inbox()
     links = GuestLinks(KEYS)
     codes = VerificationCodes(links, store, inbox, SECRET, clock=Clock())
-    await codes.send_code(links.issue("T-1", "anna@example.se", now=T0), email="anna@example.se")
+    await codes.asend_code(links.issue("T-1", "anna@example.se", now=T0), email="anna@example.se")
     store.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert b"anna" not in raw and inbox.codes[0].encode() not in raw

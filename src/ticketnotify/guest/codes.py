@@ -22,7 +22,7 @@ from typing import Any
 
 from ..clock import Clock, utc_now
 from ..errors import ConfigurationError, DeliveryError, InvalidAddressError
-from ..events import check_aware, check_locale, check_timezone
+from ..validation import canonical_email, check_aware, check_locale, check_timezone
 from . import signing
 from .errors import (
     CodeDeliveryError,
@@ -332,7 +332,7 @@ class VerificationCodes:
             limits={f"address:{address_key}": self.address_limits,
                     f"ticket:{opened.ticket_id}": self.ticket_limits},
             stored=stored,
-            mail={"email": email.strip(), "locale": locale, "time_zone": time_zone,
+            mail={"email": canonical_email("email", email).address, "locale": locale, "time_zone": time_zone,
                   "code": code, "minutes": minutes, "ticket_id": opened.ticket_id},
         )
 

@@ -20,7 +20,7 @@ from itsdangerous.encoding import base64_encode
 
 from ..clock import utc_now
 from ..errors import ConfigurationError, InvalidInputError
-from ..events import check_aware, check_email, check_text
+from ..validation import check_aware, check_text, email_key
 from . import signing
 from .errors import (
     AddressMismatchError,
@@ -40,10 +40,23 @@ _DIGEST_BYTES = 16
 
 
 def normalize_email(email: object) -> str:
-    """The form an address is bound in: trimmed and lower-cased, as routing keys it."""
-    if not isinstance(email, str):
-        raise InvalidInputError("email", f"must be a string, got {type(email).__name__}")
-    return check_email("email", email.strip()).lower()
+    """The canonical key an address is bound and rate-limited by (``validation.email_key``).
+
+    Every spelling of one mailbox gives the same key: surrounding spaces, the case of
+    either part, full-width letters, NFC/NFD forms and Unicode or A-label domains
+    (``Anna@ＳＴＲＡßＥ.de`` and ``anna@xn--strae-oqa.de`` both give ``anna@xn--strae-oqa.de``).
+
+    Args:
+        email: The address as the host or the guest's form gave it.
+
+    Returns:
+        The canonical address, lower-cased, ASCII.
+
+    Raises:
+        InvalidInputError: ``email`` cannot be normalised to one address; ``.field`` is
+            ``"email"``.
+    """
+    return email_key("email", email)
 
 
 def check_ticket_id(ticket_id: object) -> str:

@@ -15,8 +15,9 @@ from babel import Locale
 from jinja2 import TemplateNotFound, UndefinedError
 
 from ..errors import CatalogError, InvalidInputError
-from ..events import TicketUpdate, check_timezone
+from ..events import TicketUpdate
 from ..i18n import LocaleSet, default_locales_dir, parse_locale
+from ..validation import check_timezone
 from .compiled import Skeleton, SlotValue, inline_css, marker_context, variant_of
 from .environment import TEMPLATES_DIR, LocaleTemplates
 from .values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, format_count, format_when, shorten

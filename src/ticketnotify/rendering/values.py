@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -10,6 +9,8 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_decimal
+
+from .. import graphemes
 
 EMAIL_EXCERPT_CHARS = 600
 PUSH_EXCERPT_CHARS = 140
@@ -53,30 +54,31 @@ def format_count(n: int, locale: Locale) -> str:
 
 
 def shorten(text: str, limit: int) -> str:
-    """Cut an excerpt at a word boundary so it fits a preview, marking the cut with '…'."""
+    """Cut an excerpt to at most ``limit`` characters at a word boundary, marking the cut with '…'.
+
+    Cuts fall between grapheme clusters (``regex``'s ``\\X``), so no emoji sequence, flag
+    or accented letter is split; a first cluster longer than ``limit`` is kept whole.
+    """
     text = text.strip()
     if len(text) <= limit:
         return text
-    head = text[:limit]
-    if any(c.isspace() for c in head[limit // 2 :]):
-        head = head.rsplit(None, 1)[0]
-    else:  # one long word: do not split an emoji sequence or a letter from its accent
-        end = limit
-        while end > 0 and (_joins(text[end]) or text[end - 1] == "\u200d"):
-            end -= 1
-        if end == 0:  # the first character alone is longer than the limit: keep it whole
-            end = limit
-            while end < len(text) and (_joins(text[end]) or text[end - 1] == "\u200d"):
-                end += 1
-        head = text[:end]
-    return head.rstrip(" ,.;:") + "…"
+    parts: list[str] = []
+    used = 0
+    space_at: int | None = None  # clusters kept before the last space in the second half
+    for cluster in graphemes.clusters(text[: limit + 1]):
+        if used + len(cluster) > limit:
+            break
+        if cluster.isspace() and used >= limit // 2:
+            space_at = len(parts)
+        parts.append(cluster)
+        used += len(cluster)
+    if not parts:  # the first character alone is longer than the limit: keep it whole
+        parts = graphemes.clusters(text)[:1]
+    elif space_at is not None:
+        parts = parts[:space_at]
+    while parts and (parts[-1].isspace() or parts[-1] in _TRAILING):
+        parts.pop()
+    return "".join(parts) + graphemes.ELLIPSIS
 
 
-def _joins(char: str) -> bool:
-    """True for code points that belong to the character before them."""
-    return (
-        unicodedata.category(char) in ("Mn", "Me", "Mc", "Sk")
-        or char in "\u200d\ufe0f\ufe0e"
-        or "\U0001f3fb" <= char <= "\U0001f3ff"  # skin tones
-        or "\U000e0020" <= char <= "\U000e007f"  # tag sequences (flags)
-    )
+_TRAILING = frozenset(" ,.;:")

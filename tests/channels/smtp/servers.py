@@ -1,14 +1,11 @@
-"""Real SMTP peers for the channel tests: a fault-injecting aiosmtpd handler, smtp-sink, TLS certs."""
+"""Real SMTP peers for the channel tests: a fault-injecting aiosmtpd handler, smtp-sink, trustme certs."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 import os
 import shutil
 import socket
-import ssl
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -17,12 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from ticketnotify.loopback.smtp import RecordingHandler
+from ticketnotify.loopback.tls import LoopbackCertificate
 from ticketnotify.messages import EmailMessage
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
@@ -115,41 +109,12 @@ class FaultyHandler(RecordingHandler):
         return "221 2.0.0 Bye"
 
 
-@dataclass(frozen=True)
-class TLSFiles:
-    """A self-signed certificate for 127.0.0.1/localhost and contexts built on it."""
+def make_self_signed(directory: Path) -> LoopbackCertificate:
+    """A trustme CA and a server certificate for 127.0.0.1/localhost, PEMs in ``directory``.
 
-    cert_file: Path
-    key_file: Path
-
-    def server_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(self.cert_file, self.key_file)
-        return ctx
-
-
-def make_self_signed(directory: Path) -> TLSFiles:
-    """Generate a P-256 key and a one-day self-signed certificate with IP and DNS SANs."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp test server")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        ]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ))
-    return TLSFiles(cert_file, key_file)
+    Clients trust ``.ca_file``; the server uses ``.server_context(alpn=())``.
+    """
+    return LoopbackCertificate.generate(directory)
 
 
 def free_port() -> int:

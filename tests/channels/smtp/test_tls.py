@@ -11,12 +11,13 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from ticketnotify.channels.smtp.channel import SMTPChannel, SMTPConfig
 from ticketnotify.errors import InvalidAddressError, TransientDeliveryError
 from ticketnotify.loopback.smtp import LoopbackSMTPServer
+from ticketnotify.loopback.tls import LoopbackCertificate
 
-from .servers import FaultyHandler, TLSFiles, email_message, make_self_signed
+from .servers import FaultyHandler, email_message, make_self_signed
 
 
 @pytest.fixture
-def tls(tmp_path: Path) -> TLSFiles:
+def tls(tmp_path: Path) -> LoopbackCertificate:
     return make_self_signed(tmp_path)
 
 
@@ -43,13 +44,13 @@ def config(port: int, **options: object) -> SMTPConfig:
 
 
 @pytest.fixture
-async def starttls_server(tls: TLSFiles) -> AsyncIterator[LoopbackSMTPServer]:
-    async with LoopbackSMTPServer(tls_context=tls.server_context(), require_starttls=True) as srv:
+async def starttls_server(tls: LoopbackCertificate) -> AsyncIterator[LoopbackSMTPServer]:
+    async with LoopbackSMTPServer(tls_context=tls.server_context(alpn=()), require_starttls=True) as srv:
         yield srv
 
 
-async def test_starttls_required_upgrades_before_mail(starttls_server, tls: TLSFiles) -> None:
-    cfg = config(starttls_server.port, security="starttls-required", ca_file=str(tls.cert_file))
+async def test_starttls_required_upgrades_before_mail(starttls_server, tls: LoopbackCertificate) -> None:
+    cfg = config(starttls_server.port, security="starttls-required", ca_file=tls.ca_file)
     async with SMTPChannel(cfg) as ch:
         await ch.send(email_message(1))
         await ch.send(email_message(2))
@@ -58,17 +59,17 @@ async def test_starttls_required_upgrades_before_mail(starttls_server, tls: TLSF
     assert starttls_server.connections == 1
 
 
-async def test_opportunistic_upgrades_when_offered(starttls_server, tls: TLSFiles) -> None:
-    cfg = config(starttls_server.port, ca_file=str(tls.cert_file))
+async def test_opportunistic_upgrades_when_offered(starttls_server, tls: LoopbackCertificate) -> None:
+    cfg = config(starttls_server.port, ca_file=tls.ca_file)
     async with SMTPChannel(cfg) as ch:
         await ch.send(email_message(1))
     [got] = await starttls_server.wait_for(1)
     assert got.tls
 
 
-async def test_implicit_tls(tls: TLSFiles) -> None:
-    async with LoopbackSMTPServer(tls_context=tls.server_context(), implicit_tls=True) as srv:
-        cfg = config(srv.port, security="implicit-tls", ca_file=str(tls.cert_file))
+async def test_implicit_tls(tls: LoopbackCertificate) -> None:
+    async with LoopbackSMTPServer(tls_context=tls.server_context(alpn=()), implicit_tls=True) as srv:
+        cfg = config(srv.port, security="implicit-tls", ca_file=tls.ca_file)
         async with SMTPChannel(cfg) as ch:
             await ch.send(email_message(1))
         [got] = await srv.wait_for(1)
@@ -84,8 +85,8 @@ async def test_untrusted_certificate_is_refused(starttls_server) -> None:
     assert starttls_server.messages == []
 
 
-async def test_untrusted_implicit_tls_is_refused(tls: TLSFiles) -> None:
-    async with LoopbackSMTPServer(tls_context=tls.server_context(), implicit_tls=True) as srv:
+async def test_untrusted_implicit_tls_is_refused(tls: LoopbackCertificate) -> None:
+    async with LoopbackSMTPServer(tls_context=tls.server_context(alpn=()), implicit_tls=True) as srv:
         async with SMTPChannel(config(srv.port, security="implicit-tls")) as ch:
             with pytest.raises(TransientDeliveryError, match="certificate"):
                 await ch.send(email_message(1))
@@ -101,13 +102,13 @@ async def test_starttls_required_but_not_offered_holds_the_mail() -> None:
         assert srv.messages == []
 
 
-async def test_login_over_starttls(tls: TLSFiles) -> None:
+async def test_login_over_starttls(tls: LoopbackCertificate) -> None:
     logins = Logins()
     async with LoopbackSMTPServer(
-        tls_context=tls.server_context(), require_starttls=True,
+        tls_context=tls.server_context(alpn=()), require_starttls=True,
         smtp_options={"authenticator": logins, "auth_required": True},
     ) as srv:
-        cfg = config(srv.port, security="starttls-required", ca_file=str(tls.cert_file),
+        cfg = config(srv.port, security="starttls-required", ca_file=tls.ca_file,
                      username="helpdesk", password="s3cret-lösen")
         async with SMTPChannel(cfg) as ch:
             await ch.send(email_message(1))
@@ -115,12 +116,13 @@ async def test_login_over_starttls(tls: TLSFiles) -> None:
     assert logins.attempts == [("helpdesk", True)]
 
 
-async def test_wrong_password_holds_mail_instead_of_dead_lettering_it(tls: TLSFiles) -> None:
+async def test_wrong_password_holds_mail_instead_of_dead_lettering_it(tls: LoopbackCertificate) -> None:
     logins = Logins()
     async with LoopbackSMTPServer(
-        tls_context=tls.server_context(), smtp_options={"authenticator": logins, "auth_required": True},
+        tls_context=tls.server_context(alpn=()),
+        smtp_options={"authenticator": logins, "auth_required": True},
     ) as srv:
-        cfg = config(srv.port, security="starttls-required", ca_file=str(tls.cert_file),
+        cfg = config(srv.port, security="starttls-required", ca_file=tls.ca_file,
                      username="helpdesk", password="wrong")
         async with SMTPChannel(cfg) as ch:
             with pytest.raises(TransientDeliveryError, match="535.*check the SMTP settings") as info:
@@ -144,13 +146,13 @@ async def test_password_is_never_sent_in_clear_opportunistically() -> None:
 
 
 @pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit-tls"])
-async def test_pipelining_over_tls_keeps_the_connection(tls: TLSFiles, implicit: bool) -> None:
+async def test_pipelining_over_tls_keeps_the_connection(tls: LoopbackCertificate, implicit: bool) -> None:
     handler = FaultyHandler(pipelining=True)
     async with LoopbackSMTPServer(
-        handler=handler, tls_context=tls.server_context(), implicit_tls=implicit,
+        handler=handler, tls_context=tls.server_context(alpn=()), implicit_tls=implicit,
     ) as srv:
         security = "implicit-tls" if implicit else "starttls-required"
-        async with SMTPChannel(config(srv.port, security=security, ca_file=str(tls.cert_file))) as ch:
+        async with SMTPChannel(config(srv.port, security=security, ca_file=tls.ca_file)) as ch:
             await ch.send(email_message(1))
             handler.fail("RCPT", "550 5.1.1 No such user")
             with pytest.raises(InvalidAddressError):

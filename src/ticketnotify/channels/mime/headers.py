@@ -12,6 +12,7 @@ import base64
 import re
 
 from ...errors import InvalidInputError
+from ...validation import check_email
 
 LIMIT = 78  # RFC 5322 recommended line length
 _WORD_BYTES = 39  # 52 base64 chars: "=?utf-8?b?" + 52 + "?=" = 64, fits after "Thread-Topic: "
@@ -19,7 +20,6 @@ _WORD_BYTES = 39  # 52 base64 chars: "=?utf-8?b?" + 52 + "?=" = 64, fits after "
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 # RFC 5322 atext plus space: a display name made only of these needs no quoting.
 _ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
-_ADDR = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
 def header_text(value: str) -> str:
@@ -83,28 +83,24 @@ def _phrase(display_name: str) -> list[str]:
 
 
 def ascii_address(address: str) -> str:
-    """Internationalized domains go on the wire IDNA-encoded (``räksmörgås.se`` → ``xn--…``).
+    """The canonical ASCII form (IDNA 2008 A-label domain) of ``address``, for ``RCPT TO``.
 
-    That needs no SMTPUTF8 and every server takes it; a non-ASCII *local part* would, so it
-    is left as is and refused by ``check_address``.
+    A value that is no address is returned as is: the header builder's ``check_address``
+    refuses it before any command is sent.
     """
-    local, at, domain = address.rpartition("@")
-    if not at or domain.isascii():
-        return address
     try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
+        return check_email("address", address)
+    except InvalidInputError:
         return address
 
 
 def check_address(field: str, address: str) -> str:
-    """One plain ASCII ``local@domain`` (IDN domains encoded); nothing else is safe in a header."""
-    address = ascii_address(address)
-    if not _ADDR.fullmatch(address) or ".." in address or len(address) > 254:
-        raise InvalidInputError(
-            field, f"{address!r} is not one plain ASCII email address (SMTPUTF8 is not supported)"
-        )
-    return address
+    """One plain ASCII ``local@domain`` (IDN domains as A-labels); nothing else is safe in a header.
+
+    The one address check of ``ticketnotify.validation`` (``canonical_email``), so the
+    ``To:`` header and the envelope carry the same canonical form.
+    """
+    return check_email(field, address)
 
 
 def mailbox(name: str, field: str, address: str, display_name: str = "") -> str:

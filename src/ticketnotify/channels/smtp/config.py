@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import ConfigurationError, InvalidInputError
-from ...events import check_email
+from ...validation import check_email, check_text
 from .dkim import DKIMConfig
 
 
@@ -74,12 +74,11 @@ class SMTPConfig:
         if not isinstance(self.port, int) or not 0 < self.port < 65536:
             raise ConfigurationError(f"SMTP port {self.port!r} is not a TCP port (1-65535)")
         try:
-            check_email("sender", self.sender)
+            # One canonical form (IDNA 2008 A-labels): the envelope, From and Message-IDs agree.
+            object.__setattr__(self, "sender", check_email("sender", self.sender))
             if self.reply_to:
-                check_email("reply_to", self.reply_to)
+                object.__setattr__(self, "reply_to", check_email("reply_to", self.reply_to))
             if self.sender_name:
-                from ...events import check_text
-
                 check_text("sender_name", self.sender_name, max_len=256)
         except InvalidInputError as exc:
             raise ConfigurationError(
