@@ -19,7 +19,7 @@ from .errors import (
 from .events import AccountUser, TicketUpdate
 from .messages import EmailMessage, PushMessage
 from .outbox.base import NewJob, Outbox
-from .routing import PlannedDelivery, plan
+from .routing import PlannedDelivery, link_ticket_id, plan
 
 if TYPE_CHECKING:
     from .rendering import Renderer
@@ -147,6 +147,7 @@ class Notifier:
     def _render(self, update: TicketUpdate, delivery: PlannedDelivery) -> EmailMessage | PushMessage:
         r = update.recipient
         ticket_id = update.ticket.id
+        link_id = link_ticket_id(update)  # after a merge: the surviving ticket
         if delivery.device is not None:
             assert isinstance(r, AccountUser)
             push = self.renderer.render_update_push(update, include_excerpt=self.excerpts.push)
@@ -155,14 +156,14 @@ class Notifier:
                 delivery_id=delivery.idempotency_key, ticket_id=ticket_id, locale=r.locale,
                 platform=delivery.device.platform.value, token=delivery.device.token,
                 user_id=r.user_id, title=push.title, body=push.body,
-                deep_link=self.links.app(ticket_id), thread_id=group, collapse_id=group,
+                deep_link=self.links.app(link_id), thread_id=group, collapse_id=group,
                 data={"ticket_id": ticket_id, "kind": update.kind.value, "event_id": update.event_id},
             )
         if delivery.guest_link:
             if self.guest_links is None:
                 raise ConfigurationError(
                     "a guest update needs guest links: pass Notifier(guest_links=GuestLinks([...]))")
-            url = self.guest_links.url_for(ticket_id, r.email, now=self.clock())
+            url = self.guest_links.url_for(link_id, r.email, now=self.clock())
             with_subject = self.excerpts.guest_subject
             email = self.renderer.render_update_email(
                 update, ticket_url=url, app_url=None, guest=True,
@@ -170,7 +171,7 @@ class Notifier:
         else:
             with_subject = True
             email = self.renderer.render_update_email(
-                update, ticket_url=self.links.web(ticket_id), app_url=self.links.app(ticket_id),
+                update, ticket_url=self.links.web(link_id), app_url=self.links.app(link_id),
                 guest=False, include_excerpt=self.excerpts.account_email)
         return EmailMessage(
             delivery_id=delivery.idempotency_key, ticket_id=ticket_id,
