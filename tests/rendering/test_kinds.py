@@ -10,6 +10,7 @@ import pytest
 
 from ticketnotify.errors import InvalidInputError
 from ticketnotify.events import AccountUser, Device, Guest, Ticket, TicketUpdate, UpdateKind
+from ticketnotify.examples import default_examples_dir, load_examples
 from ticketnotify.guest.links import GuestLinks
 from ticketnotify.loopback.stack import LoopbackStack
 from ticketnotify.notifier import Notifier
@@ -232,3 +233,21 @@ def test_reminder_and_closing_copy(
     if kind is UpdateKind.CLOSED:  # a closed ticket takes no replies: the footer says nothing else
         assert "click Send" not in email.text and "klickar på Skicka" not in email.text
         assert "in this ticket instead of creating a new one" not in email.text
+
+
+LIFECYCLE = [UpdateKind.RECEIVED, UpdateKind.AWAITING_REPLY, UpdateKind.CLOSED,
+             UpdateKind.CLOSED_INACTIVE, UpdateKind.MERGED]
+
+
+def test_shipped_examples_show_each_lifecycle_kind_to_both_user_types() -> None:
+    """QA's gallery starts from a real event of each kind for an account user and a guest."""
+    updates = load_examples(default_examples_dir())
+    seen = {(u.kind, isinstance(u.recipient, AccountUser), u.recipient.locale[:2]) for u in updates}
+    both = {(True, "sv"), (True, "en"), (False, "sv"), (False, "en")}
+    assert {(a, lang) for k, a, lang in seen if k is UpdateKind.RECEIVED} == both
+    for kind in LIFECYCLE:
+        users = {a for k, a, _ in seen if k is kind}
+        languages = {lang for k, _, lang in seen if k is kind}
+        assert users == {True, False} and languages == {"sv", "en"}, kind.value
+    merged = [u for u in updates if u.kind is UpdateKind.MERGED]
+    assert merged and all(u.merged_into for u in merged)
