@@ -5,8 +5,16 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ticketnotify.events import AccountUser, Device, Guest, Preferences, Ticket, TicketUpdate
-from ticketnotify.routing import APNS, EMAIL, FCM, plan
+from ticketnotify.events import (
+    AccountUser,
+    Device,
+    Guest,
+    Preferences,
+    Ticket,
+    TicketUpdate,
+    UpdateKind,
+)
+from ticketnotify.routing import APNS, EMAIL, FCM, PlannedDelivery, link_ticket_id, plan
 
 from .conftest import T0
 
@@ -18,9 +26,10 @@ accounts = st.builds(AccountUser, user_id=st.from_regex(r"u-[0-9]{1,6}", fullmat
 guests = st.builds(Guest, email=st.just("sam@example.com"))
 
 
-def update_for(recipient: AccountUser | Guest, event_id: str = "evt-1") -> TicketUpdate:
-    return TicketUpdate(event_id=event_id, ticket=Ticket("1", "s"), kind="agent_reply",
-                        recipient=recipient, occurred_at=T0)
+def update_for(recipient: AccountUser | Guest, event_id: str = "evt-1",
+               kind: UpdateKind = UpdateKind.AGENT_REPLY, merged_into: str | None = None) -> TicketUpdate:
+    return TicketUpdate(event_id=event_id, ticket=Ticket("1", "s"), kind=kind,
+                        recipient=recipient, occurred_at=T0, merged_into=merged_into)
 
 
 @given(guests)
@@ -70,3 +79,34 @@ def test_keys_are_unique_within_and_stable_across_publishes(user: AccountUser, e
     assert keys == [d.idempotency_key for d in second]
     other = plan(update_for(user, event_id + "-next"))
     assert not set(keys) & {d.idempotency_key for d in other}
+
+
+def routes(planned: list[PlannedDelivery]) -> list[tuple[str, str, bool]]:
+    return [(d.channel, d.address, d.guest_link) for d in planned]
+
+
+@given(accounts | guests, st.sampled_from([k for k in UpdateKind if k is not UpdateKind.RECEIVED]))
+def test_every_lifecycle_kind_routes_like_a_reply(user: AccountUser | Guest, kind: UpdateKind) -> None:
+    assert routes(plan(update_for(user, kind=kind))) == routes(plan(update_for(user)))
+
+
+@given(accounts)
+def test_the_receipt_is_one_email_when_email_is_on(user: AccountUser) -> None:
+    """Filed seconds ago and confirmed on screen: the receipt is the email, no push on top."""
+    planned = plan(update_for(user, kind=UpdateKind.RECEIVED))
+    if user.preferences.email:
+        assert routes(planned) == [(EMAIL, user.email, False)]
+    else:  # email off: the usual rule, so a push-only user still hears about it
+        assert routes(planned) == routes(plan(update_for(user)))
+
+
+@given(guests)
+def test_the_receipt_reaches_a_guest_with_the_link(guest: Guest) -> None:
+    assert routes(plan(update_for(guest, kind=UpdateKind.RECEIVED))) == [(EMAIL, guest.email, True)]
+
+
+@given(st.sampled_from(list(UpdateKind)), st.none() | st.just("77"))
+def test_only_a_merge_with_a_target_links_elsewhere(kind: UpdateKind, target: str | None) -> None:
+    update = update_for(Guest(email="sam@example.com"), kind=kind, merged_into=target)
+    expected = "77" if kind is UpdateKind.MERGED and target else "1"
+    assert link_ticket_id(update) == expected

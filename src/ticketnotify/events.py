@@ -45,6 +45,11 @@ class UpdateKind(enum.StrEnum):
     RESOLVED = "resolved"
     REOPENED = "reopened"
     STATUS_CHANGED = "status_changed"
+    RECEIVED = "received"
+    AWAITING_REPLY = "awaiting_reply"
+    CLOSED = "closed"
+    CLOSED_INACTIVE = "closed_inactive"
+    MERGED = "merged"
 
 
 class Platform(enum.StrEnum):
@@ -227,6 +232,7 @@ class TicketUpdate:
     excerpt: str | None = None
     status: str | None = None
     new_replies: int = 1
+    merged_into: str | None = None  # kind "merged": id of the ticket this one now lives in
 
     def __post_init__(self) -> None:
         check_text("event_id", self.event_id, max_len=200)
@@ -250,6 +256,8 @@ class TicketUpdate:
             object.__setattr__(self, "excerpt", check_unicode("excerpt", short))
         if self.status is not None:
             check_text("status", self.status, max_len=200)
+        if self.merged_into is not None:
+            check_text("merged_into", self.merged_into, max_len=64)
         n = self.new_replies
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_NEW_REPLIES:
             raise InvalidInputError("new_replies", f"must be an integer from 1 to {MAX_NEW_REPLIES}")

@@ -57,6 +57,7 @@ def parse_examples(data: Any, *, source: str = "examples") -> list[TicketUpdate]
                 excerpt=event.get("excerpt"),
                 status=event.get("status"),
                 new_replies=event.get("new_replies", 1),
+                merged_into=event.get("merged_into"),
             ))
         except InvalidInputError as exc:
             raise InvalidInputError(f"{where}.{exc.field}", exc.problem) from exc

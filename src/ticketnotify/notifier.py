@@ -20,7 +20,7 @@ from .errors import (
 from .events import AccountUser, TicketUpdate
 from .messages import EmailMessage, PushMessage
 from .outbox.base import NewJob, Outbox
-from .routing import PlannedDelivery, plan
+from .routing import PlannedDelivery, link_ticket_id, plan
 
 if TYPE_CHECKING:
     from .rendering import Renderer
@@ -267,6 +267,7 @@ class Notifier:
     def _render(self, update: TicketUpdate, delivery: PlannedDelivery) -> EmailMessage | PushMessage:
         r = update.recipient
         ticket_id = update.ticket.id
+        link_id = link_ticket_id(update)  # after a merge: the surviving ticket
         if delivery.device is not None:
             assert isinstance(r, AccountUser)
             push = self.renderer.render_update_push(update, include_excerpt=self.excerpts.push)
@@ -276,7 +277,7 @@ class Notifier:
                 delivery_id=delivery.idempotency_key, ticket_id=ticket_id, locale=r.locale,
                 platform=delivery.device.platform.value, token=delivery.device.token,
                 user_id=r.user_id, title=push.title, body=push.body,
-                deep_link=links.push(ticket_id), thread_id=group, collapse_id=group,
+                deep_link=links.push(link_id), thread_id=group, collapse_id=group,
                 data={"ticket_id": ticket_id, "kind": update.kind.value, "event_id": update.event_id},
             )
         if delivery.guest_link:
@@ -284,7 +285,7 @@ class Notifier:
                 raise ConfigurationError(
                     "a guest update needs guest links, and this Notifier was made with "
                     "guest_links=None: pass guest_links=GuestLinks(keys, url_pattern=...)")
-            url = self.guest_links.url_for(ticket_id, r.email, now=self.clock())
+            url = self.guest_links.url_for(link_id, r.email, now=self.clock())
             with_subject = self.excerpts.guest_subject
             email = self.renderer.render_update_email(
                 update, ticket_url=url, app_url=None, guest=True,
@@ -293,7 +294,7 @@ class Notifier:
             with_subject = True
             links = self._links()
             email = self.renderer.render_update_email(
-                update, ticket_url=links.web(ticket_id), app_url=links.app(ticket_id),
+                update, ticket_url=links.web(link_id), app_url=links.app(link_id),
                 guest=False, include_excerpt=self.excerpts.account_email)
         return EmailMessage(
             delivery_id=delivery.idempotency_key, ticket_id=ticket_id,

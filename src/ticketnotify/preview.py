@@ -22,6 +22,7 @@ from .examples import default_examples_dir, load_examples
 from .messages import EmailMessage
 from .notifier import ExcerptPolicy, Links
 from .rendering import Renderer
+from .routing import link_ticket_id
 
 SENDER = "support@example.com"
 SENDER_NAME = "Example Support"
@@ -93,12 +94,13 @@ def _render_one(
     r = update.recipient
     guest = not isinstance(r, AccountUser)
     ticket_id = update.ticket.id
+    link_id = link_ticket_id(update)  # after a merge: the surviving ticket, as the Notifier does
     excerpts = options.excerpts
     with_subject = excerpts.guest_subject or not guest
     email = renderer.render_update_email(
         update,
-        ticket_url=_link(options.guest_url, ticket_id) if guest else options.links.web(ticket_id),
-        app_url=None if guest else options.links.app(ticket_id),
+        ticket_url=_link(options.guest_url, link_id) if guest else options.links.web(link_id),
+        app_url=None if guest else options.links.app(link_id),
         guest=guest,
         include_excerpt=excerpts.guest_email if guest else excerpts.account_email,
         include_subject=with_subject,
@@ -128,7 +130,7 @@ def _render_one(
         push = renderer.render_update_push(update, include_excerpt=excerpts.push)
         files["push.json"] = json.dumps(
             {"title": push.title, "body": push.body, "locale": r.locale, "kind": stem,
-             "deep_link": options.links.push(ticket_id)},
+             "deep_link": options.links.push(link_id)},
             ensure_ascii=False, indent=2,
         ).encode("utf-8") + b"\n"
     for suffix, data in files.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from .events import AccountUser, Device, Guest, Platform, TicketUpdate
+from .events import AccountUser, Device, Guest, Platform, TicketUpdate, UpdateKind
 
 EMAIL = "email"
 APNS = "apns"
@@ -41,17 +41,36 @@ def recipient_key(update: TicketUpdate) -> str:
     return f"user:{r.user_id}" if isinstance(r, AccountUser) else f"guest:{r.email.lower()}"
 
 
+def link_ticket_id(update: TicketUpdate) -> str:
+    """The ticket a delivery's links open: the surviving one after a merge, else this one.
+
+    Threading (subject, Message-ID root, push group) stays with ``update.ticket.id``: the
+    merge notice ends the old ticket's thread, its button leads to where the talk goes on.
+    ``merged_into`` on any other kind is ignored.
+    """
+    if update.kind is UpdateKind.MERGED and update.merged_into:
+        return update.merged_into
+    return update.ticket.id
+
+
 def plan(update: TicketUpdate) -> list[PlannedDelivery]:
     """Account user: a push per device (unless off) plus email (unless off).
 
     A guest always gets one email with a signed link: it is their only way back. An account
     user who wants push but has no device to push to gets the email even with email off,
     so the update is not lost; one who switched both off gets nothing, as they asked.
+
+    ``received`` is the one exception: an account user with email on gets the receipt by
+    email only. They filed the ticket seconds ago in the app or on the web and saw it
+    confirmed there; a push on top says nothing new, while the email is the record to keep.
+    With email off, the receipt follows the usual rule (push, or email when no device).
     """
     who = recipient_key(update)
     r = update.recipient
     if isinstance(r, Guest):
         return [_email(update, who, r.email, guest_link=True)]
+    if update.kind is UpdateKind.RECEIVED and r.preferences.email:
+        return [_email(update, who, r.email, guest_link=False)]
     planned: list[PlannedDelivery] = []
     if r.preferences.push:
         seen: set[tuple[Platform, str]] = set()

@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS as GETTEXT_KEYWORDS
 from babel.messages.pofile import read_po
+from jinja2.ext import babel_extract as extract_jinja2
 
 from ticketnotify import catalogs
 from ticketnotify.catalogs import check_catalogs, markup, placeholders
+from ticketnotify.events import UpdateKind
 
 from .conftest import LOCALES_DIR
 
@@ -163,3 +166,25 @@ def test_nplurals_that_disagree_with_the_language_are_reported(locales: Path) ->
         "plural forms: the header says nplurals=3 but 'sv' has 2 plural forms" in p
         for p in problems
     ), problems
+
+
+@pytest.mark.parametrize("kind", [k.value for k in UpdateKind])
+def test_every_kind_is_written_in_swedish_not_copied_english(kind: str) -> None:
+    """Each kind's own strings (email and push) have a Swedish msgstr that is not the msgid."""
+    with (LOCALES_DIR / SV_PO).open("rb") as fh:
+        sv = read_po(fh, locale="sv")
+    templates = catalogs.PACKAGE_DIR / "templates"
+    files = [*(templates / "email" / kind).iterdir(), *(templates / "push" / kind).iterdir()]
+    ids: set[str] = set()
+    for path in files:
+        with path.open("rb") as fh:
+            for _, _, message, _ in extract_jinja2(
+                fh, GETTEXT_KEYWORDS, [], {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
+            ):
+                ids.add(message if isinstance(message, str) else message[0])
+    assert ids, f"{kind} has no translatable text of its own"
+    for msgid in ids:
+        entry = sv.get(msgid)
+        assert entry is not None and entry.string, f"{kind}: {msgid!r} has no Swedish"
+        strings = (entry.string,) if isinstance(entry.string, str) else entry.string
+        assert all(s and s != msgid for s in strings), f"{kind}: {msgid!r} is left in English"

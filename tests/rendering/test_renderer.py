@@ -34,6 +34,7 @@ def make_update(
     name: str,
     status: str | None,
     replies: int,
+    merged_into: str | None = None,
 ) -> TicketUpdate:
     recipient: AccountUser | Guest
     if guest:
@@ -58,6 +59,7 @@ def make_update(
         excerpt=excerpt,
         status=status,
         new_replies=replies,
+        merged_into=merged_into,
     )
 
 
@@ -76,6 +78,7 @@ def make_update(
     name=st.just("") | ticket_text.map(lambda s: "Nm" + s),
     status=st.none() | ticket_text.map(lambda s: "Stat" + s),
     replies=st.integers(1, 2000),
+    merged_into=st.none() | ticket_text.map(lambda s: "Mrg" + s[:50]),
 )
 def test_every_kind_user_and_locale_renders_escaped_and_translated(
     renderer: Renderer,
@@ -90,6 +93,7 @@ def test_every_kind_user_and_locale_renders_escaped_and_translated(
     name: str,
     status: str | None,
     replies: int,
+    merged_into: str | None,
 ) -> None:
     update = make_update(
         kind,
@@ -101,6 +105,7 @@ def test_every_kind_user_and_locale_renders_escaped_and_translated(
         name=name,
         status=status,
         replies=replies,
+        merged_into=merged_into,
     )
     app_url = None if guest else "examplesupport://tickets/1"
     email = renderer.render_update_email(
@@ -121,6 +126,8 @@ def test_every_kind_user_and_locale_renders_escaped_and_translated(
         shown.append(excerpt)
     if kind is UpdateKind.STATUS_CHANGED and status:
         shown.append(status)
+    if kind is UpdateKind.MERGED and merged_into:
+        shown.append(merged_into)  # the surviving ticket's number, escaped like every value
     for value in shown:
         assert escape(value) in email.html
         assert value in email.text
@@ -145,6 +152,7 @@ def test_every_kind_user_and_locale_renders_escaped_and_translated(
         name="M" if name else "",
         status="T" if status else None,
         replies=replies,
+        merged_into="R" if merged_into else None,
     )
     plain = renderer.render_update_email(
         neutral,

@@ -15,7 +15,7 @@ from babel import Locale
 from jinja2 import TemplateNotFound, UndefinedError
 
 from ..errors import CatalogError, InvalidInputError
-from ..events import TicketUpdate
+from ..events import TicketUpdate, UpdateKind
 from ..i18n import LocaleSet, default_locales_dir, parse_locale
 from ..validation import check_timezone
 from .compiled import Skeleton, SlotValue, inline_css, marker_context, variant_of
@@ -195,6 +195,8 @@ class Renderer:
             "new_replies": update.new_replies,
             "occurred_at": format_when(update.occurred_at, r.time_zone, r.locale),
             "name": r.name,
+            # kind "merged": the ticket the conversation continues in (a number, not content)
+            "merged_into": (update.merged_into or None) if update.kind is UpdateKind.MERGED else None,
         }
 
     def _templates_for(self, locale: str) -> LocaleTemplates:
