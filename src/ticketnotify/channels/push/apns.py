@@ -207,6 +207,11 @@ def _protocol_class(base: type[APNsTLSClientProtocol], host: str | None, port: i
             except ProtocolError as exc:  # raised by send_headers: nothing was written
                 self.retire()
                 raise _NotSent(f"the connection was closed ({exc})") from exc
+            except asyncio.CancelledError:
+                # Timed out: forget the future, so a late answer is not set on a cancelled
+                # one (InvalidStateError inside data_received would kill the connection).
+                self.requests.pop(request.notification_id, None)  # type: ignore[has-type]
+                raise
             except ConnectionClosed as exc:
                 if request.notification_id in self.requests:  # type: ignore[has-type]
                     raise  # handed to h2 before the connection died: it may have arrived
