@@ -114,16 +114,19 @@ class ChannelContract:
 
     @pytest.fixture
     def harness(self) -> ChannelHarness:
+        """The adapter under test and its peer; every subclass provides it."""
         raise NotImplementedError("provide a `harness` fixture returning a ChannelHarness")
 
     @pytest.fixture
     async def channel(self, harness: ChannelHarness) -> AsyncIterator[Channel[Any]]:
+        """A fresh channel from the harness, closed after the test."""
         channel = harness.make_channel()
         yield channel
         await channel.aclose()
 
     async def test_delivers_and_returns_a_receipt_for_the_delivery(
             self, harness: ChannelHarness, channel: Channel[Any]) -> None:
+        """A send reaches the peer once and the receipt names the channel and the delivery."""
         before = await harness.received()
         message = harness.message(1)
         receipt = await channel.send(message)
@@ -134,6 +137,7 @@ class ChannelContract:
 
     async def test_carries_names_message_classes_and_accepts_follows_it(
             self, harness: ChannelHarness, channel: Channel[Any]) -> None:
+        """``carries`` holds message classes and ``accepts`` answers from them."""
         assert channel.carries and all(c in (EmailMessage, PushMessage) for c in channel.carries)
         good = harness.message(1)
         assert isinstance(good, channel.carries)
@@ -144,6 +148,7 @@ class ChannelContract:
 
     async def test_refuses_a_message_of_a_kind_it_does_not_carry(
             self, harness: ChannelHarness, channel: Channel[Any]) -> None:
+        """A message of another kind is refused (``wrong-kind``) before the peer sees it."""
         other = harness.other_kind(channel)
         if other is None:
             pytest.skip("this channel carries every message kind")
@@ -157,6 +162,7 @@ class ChannelContract:
     @pytest.mark.parametrize("kind", ["transient", "permanent", "invalid-address"])
     async def test_peer_failures_map_to_the_three_error_classes(
             self, harness: ChannelHarness, channel: Channel[Any], kind: FailureKind) -> None:
+        """Each kind of peer failure leaves as its error class; the channel stays usable."""
         message = harness.failing_message(kind, 2)
         if message is None:
             pytest.skip(f"the harness cannot make a {kind} failure")
@@ -173,6 +179,7 @@ class ChannelContract:
 
     async def test_unreachable_peer_is_transient(
             self, harness: ChannelHarness, channel: Channel[Any]) -> None:
+        """Nobody listening is a reason to retry, not to give up."""
         if not await harness.stop_peer():
             pytest.skip("no peer to stop")
         with pytest.raises(TransientDeliveryError):
@@ -180,18 +187,21 @@ class ChannelContract:
 
     async def test_concurrent_sends_each_get_their_own_receipt(
             self, harness: ChannelHarness, channel: Channel[Any]) -> None:
+        """Concurrent sends each get the receipt of their own delivery."""
         messages = [harness.message(n) for n in range(10, 30)]
         receipts = await asyncio.gather(*(channel.send(m) for m in messages))
         assert [r.delivery_id for r in receipts] == [m.delivery_id for m in messages]
 
     async def test_aclose_is_idempotent_even_before_any_send(
             self, harness: ChannelHarness) -> None:
+        """Closing twice, before anything was opened, is harmless."""
         channel = harness.make_channel()
         await channel.aclose()
         await channel.aclose()
 
     async def test_send_after_aclose_reopens(
             self, harness: ChannelHarness, channel: Channel[Any]) -> None:
+        """A send after ``aclose`` opens what it needs again."""
         await channel.send(harness.message(1))
         await channel.aclose()
         await channel.aclose()
@@ -200,6 +210,7 @@ class ChannelContract:
 
     async def test_is_an_async_context_manager_that_closes(
             self, harness: ChannelHarness) -> None:
+        """``async with`` closes the channel; it can still be used afterwards."""
         async with harness.make_channel() as channel:
             await channel.send(harness.message(1))
         receipt = await channel.send(harness.message(2))  # reopened after the close
@@ -208,6 +219,7 @@ class ChannelContract:
 
     async def test_entry_point_loads_this_class(
             self, harness: ChannelHarness, channel: Channel[Any]) -> None:
+        """The entry point named by the harness loads this adapter's class."""
         if harness.entry_point is None:
             pytest.skip("not registered under ticketnotify.channels")
         assert load_channel_class(harness.entry_point) is type(channel)

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ..errors import (
     InvalidAddressError,
     InvalidInputError,
@@ -35,6 +37,7 @@ class FilesChannel(Channel[Message]):
         self.sender = sender
         self.sender_name = sender_name
 
+    @override
     async def deliver(self, message: Message) -> Receipt:
         try:
             path = await asyncio.to_thread(self._write, message)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ..errors import DeliveryError
 from ..messages import EmailMessage, Message, Receipt
 from .base import Channel
@@ -26,6 +28,7 @@ class MemoryChannel(Channel[Message]):
         self.fail_with: dict[str, DeliveryError] = {}
         self._changed = asyncio.Condition()
 
+    @override
     async def deliver(self, message: Message) -> Receipt:
         address = message.to_address if isinstance(message, EmailMessage) else message.token
         error = self.fail_with.get(address)

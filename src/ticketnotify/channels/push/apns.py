@@ -33,6 +33,7 @@ from aioapns.connection import (
 from aioapns.exceptions import ConnectionClosed
 from h2.events import ConnectionTerminated
 from h2.exceptions import ProtocolError
+from typing_extensions import override
 
 from ...errors import ConfigurationError, TransientDeliveryError
 from ...messages import PushMessage
@@ -149,7 +150,7 @@ class _NotSent(Exception):
 
 def _protocol_class(base: type[APNsTLSClientProtocol], host: str | None, port: int | None,
                     retry_after: dict[str, float]) -> type[APNsTLSClientProtocol]:
-    """aioapns' protocol with our endpoint, its gaps fixed; set on one pool, not globally."""
+    """The protocol class of aioapns with our endpoint, its gaps fixed; set on one pool only."""
 
     class Protocol(base):  # type: ignore[valid-type,misc]
         APNS_SERVER = host or base.APNS_SERVER
@@ -335,6 +336,7 @@ class APNsChannel(PushChannel[NotificationRequest]):
         self._pool = pool
         return pool
 
+    @override
     def build(self, message: PushMessage) -> NotificationRequest:
         return NotificationRequest(
             device_token=message.token,
@@ -346,6 +348,7 @@ class APNsChannel(PushChannel[NotificationRequest]):
             push_type=PushType.ALERT,
         )
 
+    @override
     async def post(self, request: NotificationRequest) -> PushReply:
         pool = self._pool or self._connect()
         try:

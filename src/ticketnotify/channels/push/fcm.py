@@ -31,6 +31,7 @@ from google.auth.credentials import Credentials
 from google.auth.exceptions import RefreshError, TransportError
 from pyfcm import FCMNotification
 from requests.adapters import HTTPAdapter
+from typing_extensions import override
 
 from ...errors import (
     ConfigurationError,
@@ -160,7 +161,7 @@ def _reserved_data_key(key: str) -> bool:
 
 
 def fcm_fields(message: PushMessage, config: FCMConfig) -> dict[str, Any]:
-    """pyfcm ``notify``/``parse_payload`` arguments other than title and body."""
+    """The ``notify``/``parse_payload`` arguments of pyfcm other than title and body."""
     data = {**{k: str(v) for k, v in message.data.items() if not _reserved_data_key(k)},
             "deep_link": message.deep_link, "ticket_id": message.ticket_id}
     notification: dict[str, str] = {"tag": message.collapse_id}
@@ -193,6 +194,7 @@ class FCMChannel(PushChannel[bytes]):
         self._client = _FCMClient(config, self._adapter)
         self._executor: ThreadPoolExecutor | None = None
 
+    @override
     def is_dead_token(self, reply: PushReply) -> bool:
         # FCM answers a malformed or truncated token with a plain INVALID_ARGUMENT whose
         # message names the registration token; other INVALID_ARGUMENTs are our message.
@@ -214,6 +216,7 @@ class FCMChannel(PushChannel[bytes]):
 
     build = payload
 
+    @override
     async def post(self, request: bytes) -> PushReply:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.config.concurrency, "ticketnotify-fcm")

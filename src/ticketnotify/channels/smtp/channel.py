@@ -8,6 +8,7 @@ import ssl
 from typing import ClassVar
 
 import aiosmtplib
+from typing_extensions import override
 
 from ...clock import Clock, utc_now
 from ...errors import (
@@ -71,6 +72,7 @@ class SMTPChannel(Channel[EmailMessage]):
         )
         return dkim_sign(raw, cfg.dkim) if cfg.dkim is not None else raw
 
+    @override
     async def deliver(self, message: EmailMessage) -> Receipt:
         """Deliver one email; see ``Channel.send`` for the receipt and errors.
 
