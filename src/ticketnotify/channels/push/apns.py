@@ -9,6 +9,13 @@ Choices made on purpose (see docs/push.md):
   until then; after a day the news is stale on a lock screen and the email carries it.
 - ``apns-collapse-id`` and ``thread-id`` per ticket — a newer update replaces an older one
   still on screen, and a ticket's pushes group together in Notification Center.
+
+aioapns is pinned to major 4 (pyproject ``apns`` extra): we use its key-auth connection
+pool and HTTP/2 protocol, not its ``APNs`` client, and subclass both. ``_Pool`` connects
+without aioapns' ERROR record and one-second sleep per failure; ``_protocol_class`` fixes
+flow control for error bodies, stream bookkeeping, Retry-After, write batching, Huffman
+cost, and connection loss (GOAWAY, h2 ``ProtocolError`` on a closed connection: issue 11.4).
+Each fix has its reason at the line that makes it.
 """
 
 from __future__ import annotations
