@@ -5,20 +5,20 @@ adapter subclasses ``ChannelContract`` in its own tests and provides a ``harness
 (needs pytest and pytest-asyncio with ``asyncio_mode = "auto"``)::
 
     import pytest
-    from ticketnotify.channels.contract import ChannelContract, ChannelHarness
+    from ticketnotify.channels.contract import ChannelContract, ChannelHarness, sample_email
 
-    class SMSHarness(ChannelHarness):
-        entry_point = "sms"
-        def __init__(self, gateway): self.gateway = gateway
-        def make_channel(self): return SMSChannel(SMSConfig(url=self.gateway.url))
-        def message(self, n): return sms_message(n)
-        async def received(self): return len(self.gateway.requests)
+    class PostmarkHarness(ChannelHarness):
+        entry_point = "postmark"
+        def __init__(self, api): self.api = api
+        def make_channel(self): return PostmarkChannel(PostmarkConfig(url=self.api.url))
+        def message(self, n): return sample_email(n)
+        async def received(self): return len(self.api.requests)
 
-    class TestSMSContract(ChannelContract):
+    class TestPostmarkContract(ChannelContract):
         @pytest.fixture
         async def harness(self):
-            async with FakeGateway() as gateway:   # a real peer on loopback, if you can
-                yield SMSHarness(gateway)
+            async with FakePostmarkAPI() as api:   # a real peer on loopback, if you can
+                yield PostmarkHarness(api)
 
 Optional hooks (``failing_message``, ``stop_peer``) switch on more tests; a test whose hook
 says "not possible here" is skipped, never passed silently. docs/adapters.md explains it.
