@@ -170,7 +170,8 @@ async def test_merged_links_to_the_surviving_ticket_and_keeps_the_old_thread() -
 
 def test_merged_push_opens_the_surviving_ticket_in_the_app() -> None:
     outbox = MemoryOutbox()
-    result = Notifier(outbox, links=LINKS, guest_links=None).publish(update(UpdateKind.MERGED, account("sv"), merged_into="12399"))
+    notifier = Notifier(outbox, links=LINKS, guest_links=None)
+    result = notifier.publish(update(UpdateKind.MERGED, account("sv"), merged_into="12399"))
     push = next(d for d in result.planned if d.is_push)
     job = outbox.get(push.idempotency_key)
     assert job is not None

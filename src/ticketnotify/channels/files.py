@@ -7,15 +7,29 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
-from ..messages import EmailMessage, Message, PushMessage, Receipt
+from typing_extensions import override
+
+from ..errors import (
+    InvalidAddressError,
+    InvalidInputError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from ..messages import Message, PushMessage, Receipt
 from .base import Channel
 
 
-class FilesChannel(Channel):
-    """Lets a developer open what would have been sent, with no server at all."""
+class FilesChannel(Channel[Message]):
+    """Lets a developer open what would have been sent, with no server at all.
+
+    Args:
+        folder: Where ``<delivery_id>.eml`` and ``<delivery_id>.<platform>.json`` files go;
+            created on first send.
+        sender: The From address written into emails.
+        sender_name: The From display name.
+    """
 
     name: ClassVar[str] = "files"
-    carries: ClassVar[str] = "any"
 
     def __init__(self, folder: str | Path, *, sender: str = "support@example.com",
                  sender_name: str = "Support") -> None:
@@ -23,8 +37,18 @@ class FilesChannel(Channel):
         self.sender = sender
         self.sender_name = sender_name
 
-    async def send(self, message: Message) -> Receipt:
-        path = await asyncio.to_thread(self._write, message)
+    @override
+    async def deliver(self, message: Message) -> Receipt:
+        try:
+            path = await asyncio.to_thread(self._write, message)
+        except InvalidInputError as exc:  # the MIME builder refused a field
+            if exc.field == "to_address":
+                raise InvalidAddressError(f"cannot mail {exc}", code="bad-address") from exc
+            raise PermanentDeliveryError(f"cannot build the email: {exc}",
+                                         code="bad-message") from exc
+        except OSError as exc:  # a full disk or a folder gone read-only may pass
+            raise TransientDeliveryError(f"cannot write to {self.folder} ({exc}); will retry",
+                                         code="write") from exc
         return Receipt(channel=self.name, delivery_id=message.delivery_id, provider_id=str(path))
 
     def _write(self, message: Message) -> Path:
@@ -33,7 +57,6 @@ class FilesChannel(Channel):
             path = self.folder / f"{message.delivery_id}.{message.platform}.json"
             path.write_text(json.dumps(message.to_dict(), ensure_ascii=False, indent=2), "utf-8")
             return path
-        assert isinstance(message, EmailMessage)
         from .mime.builder import build_mime
 
         domain = self.sender.rpartition("@")[2]

@@ -49,6 +49,8 @@ class APNsLoopback(LoopbackHTTPSServer):
         self.key_id = key_id
         self.team_id = team_id
         self.failures: dict[str, CannedFailure] = {}
+        self.storm_status = 500
+        self.storm_reason = "InternalServerError"
 
     def fail(self, token: str, status: int, reason: str, *, times: int | None = None,
              retry_after: float | None = None) -> None:
@@ -121,6 +123,8 @@ class APNsLoopback(LoopbackHTTPSServer):
             request.json()
         except ValueError:
             return error(400, "BadPayload")  # not an Apple reason: the stand-in's own check
+        if self.take_storm():
+            return error(self.storm_status, self.storm_reason)
         canned = self.failures.get(token)
         if canned is not None and canned.times != 0:
             if canned.times is not None:

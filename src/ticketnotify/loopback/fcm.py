@@ -145,6 +145,8 @@ class FCMLoopback(LoopbackHTTPSServer):
         if problem:
             return google_error(400, "INVALID_ARGUMENT", problem, "INVALID_ARGUMENT")
         token = message.get("token")
+        if self.take_storm():
+            return google_error(500, "INTERNAL", "Internal error encountered.", "INTERNAL")
         canned = self.failures.get(token) if isinstance(token, str) else None
         if canned is not None and canned.times != 0:
             if canned.times is not None:

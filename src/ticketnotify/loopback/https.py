@@ -3,6 +3,12 @@
 The APNs and FCM stand-ins subclass it and only decide the reply. It negotiates the
 protocol by ALPN, as the real services do: aioapns speaks HTTP/2, pyfcm's ``requests``
 session and google-auth's token fetch speak HTTP/1.1.
+
+Connection faults for the fault-matrix tests are server-wide switches: ``goaway_every(n)``
+(HTTP/2: answer n requests on a connection, then GOAWAY naming the last one answered and
+close, as APNs does when it sheds connections), ``hang_up_every(n)`` (drop the connection
+when its n-th request arrives, unanswered: the client cannot know whether it was processed)
+and ``storm(times)`` in the subclasses (the next requests, whatever their token, get a 5xx).
 """
 
 from __future__ import annotations
@@ -88,6 +94,38 @@ class LoopbackHTTPSServer(ABC):
         self._transports: set[asyncio.Transport] = set()
         self._waiters: list[_Waiter] = []
         self.connections_accepted = 0
+        self.goaway_after: int | None = None
+        self.hang_up_after: int | None = None
+        self.goaways_sent = 0
+        self.hang_ups = 0
+        self.storm_left = 0
+
+    def goaway_every(self, requests: int | None) -> None:
+        """After ``requests`` answers on an HTTP/2 connection, send GOAWAY and close it.
+
+        GOAWAY names the last stream answered, so the client knows every later stream on
+        that connection was not processed. ``None`` turns the fault off.
+        """
+        self.goaway_after = requests
+
+    def hang_up_every(self, requests: int | None) -> None:
+        """Drop a connection (no GOAWAY, no answer) when its ``requests``-th request arrives.
+
+        That request is recorded as received: the client cannot tell whether it was
+        processed, the ambiguous case. ``None`` turns the fault off.
+        """
+        self.hang_up_after = requests
+
+    def storm(self, times: int) -> None:
+        """Answer the next ``times`` well-formed requests, whatever their token, with a 5xx."""
+        self.storm_left = times
+
+    def take_storm(self) -> bool:
+        """Whether this request falls in a storm (and count it); subclasses format the reply."""
+        if self.storm_left <= 0:
+            return False
+        self.storm_left -= 1
+        return True
 
     @abstractmethod
     def respond(self, request: ReceivedRequest) -> Reply:
@@ -143,14 +181,18 @@ class LoopbackHTTPSServer(ABC):
                     self._waiters.remove(waiter)
         return list(self.requests)
 
-    def handle(self, request: ReceivedRequest) -> Reply:
-        """Record the request, wake waiters it satisfies, and compute the reply."""
+    def record(self, request: ReceivedRequest) -> None:
+        """Keep the request and wake the waiters it satisfies."""
         self.requests.append(request)
         if self._waiters:
             received = len(self.requests)
             for waiter in self._waiters:
                 if received >= waiter.count and not waiter.future.done():
                     waiter.future.set_result(None)
+
+    def handle(self, request: ReceivedRequest) -> Reply:
+        """Record the request, wake waiters it satisfies, and compute the reply."""
+        self.record(request)
         try:
             return self.respond(request)
         except Exception as exc:  # a stand-in bug must show up as a 500, not a hung stream
@@ -209,12 +251,16 @@ class _H2:
             SettingCodes.MAX_CONCURRENT_STREAMS: server.max_concurrent_streams})
         self.streams: dict[int, tuple[list[tuple[bytes, bytes]], bytearray]] = {}
         self.pending: dict[int, bytes] = {}  # reply bodies waiting for flow-control window
+        self.answered = 0  # requests complete on this connection (for the fault switches)
+        self.closed = False
         self.conn.initiate_connection()
         # A generous connection window, so many small pushes can be in flight at once.
         self.conn.increment_flow_control_window(CONNECTION_WINDOW - 65_535)
         transport.write(self.conn.data_to_send())
 
     def feed(self, data: bytes) -> None:
+        if self.closed:
+            return
         try:
             events = self.conn.receive_data(data)
         except ProtocolError:
@@ -222,6 +268,8 @@ class _H2:
             self.transport.close()
             return
         for event in events:
+            if self.closed:  # a fault switch ended the connection: ignore the rest
+                return
             if isinstance(event, RequestReceived):
                 self.streams[event.stream_id] = (list(event.headers), bytearray())
             elif isinstance(event, DataReceived):
@@ -238,7 +286,8 @@ class _H2:
                 self._send_pending()
             elif isinstance(event, ConnectionTerminated):
                 self.transport.close()
-        self.transport.write(self.conn.data_to_send())
+        if not self.closed:
+            self.transport.write(self.conn.data_to_send())
 
     def _answer(self, stream_id: int) -> None:
         raw_headers, body = self.streams.pop(stream_id)
@@ -247,13 +296,28 @@ class _H2:
             method=headers.pop(":method", ""), path=headers.pop(":path", ""),
             headers=headers, body=bytes(body), protocol="h2",
         )
-        reply = self.server.handle(request)
+        self.answered += 1
+        server = self.server
+        if server.hang_up_after is not None and self.answered >= server.hang_up_after:
+            server.record(request)
+            server.hang_ups += 1
+            self.closed = True
+            self.transport.abort()
+            return
+        reply = server.handle(request)
         out = [(":status", str(reply.status)), *reply.headers,
                ("content-length", str(len(reply.body)))]
         self.conn.send_headers(stream_id, out, end_stream=not reply.body)
         if reply.body:
             self.pending[stream_id] = reply.body
             self._send_pending()
+        if server.goaway_after is not None and self.answered >= server.goaway_after:
+            server.goaways_sent += 1
+            self.closed = True
+            self.conn.close_connection(additional_data=b'{"reason":"Shutdown"}',
+                                       last_stream_id=stream_id)
+            self.transport.write(self.conn.data_to_send())
+            self.transport.close()
 
     def _send_pending(self) -> None:
         for stream_id, body in list(self.pending.items()):
@@ -276,6 +340,7 @@ class _H11:
         self.server = server
         self.transport = transport
         self.buffer = bytearray()
+        self.answered = 0
 
     def feed(self, data: bytes) -> None:
         self.buffer.extend(data)
@@ -301,7 +366,15 @@ class _H11:
                 return
             body = bytes(self.buffer[end + 4:end + 4 + length])
             del self.buffer[:end + 4 + length]
-            reply = self.server.handle(ReceivedRequest(method, path, headers, body, "http/1.1"))
+            request = ReceivedRequest(method, path, headers, body, "http/1.1")
+            self.answered += 1
+            hang_up = self.server.hang_up_after
+            if hang_up is not None and self.answered >= hang_up:
+                self.server.record(request)
+                self.server.hang_ups += 1
+                self.transport.abort()
+                return
+            reply = self.server.handle(request)
             self._write(reply, close=headers.get("connection", "").lower() == "close")
 
     def _write(self, reply: Reply, *, close: bool) -> None:

@@ -105,8 +105,8 @@ async def test_many_concurrent_pushes_share_one_connection(
     assert {r.delivery_id for r in receipts} == {f"d-{i}" for i in range(300)}
     assert len(await server.wait_for_requests(300)) == 300
     assert server.connections_accepted == 1
-    assert channel._client is not None
-    (connection,) = channel._client.pool.connections
+    assert channel._pool is not None
+    (connection,) = channel._pool.connections
     assert connection.request_streams == {} and connection.requests == {}  # nothing kept
 
 

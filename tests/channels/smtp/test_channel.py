@@ -216,7 +216,7 @@ async def test_a_push_message_is_refused_out_loud(server) -> None:
         title="t", body="b", deep_link="app://t", thread_id="T", collapse_id="T",
     )
     async with channel(server) as ch:
-        with pytest.raises(PermanentDeliveryError, match="cannot carry a push"):
+        with pytest.raises(PermanentDeliveryError, match="carries email messages, not push"):
             await ch.send(push)  # type: ignore[arg-type]
     assert server.connections == 0
 

@@ -9,6 +9,13 @@ Choices made on purpose (see docs/push.md):
   until then; after a day the news is stale on a lock screen and the email carries it.
 - ``apns-collapse-id`` and ``thread-id`` per ticket — a newer update replaces an older one
   still on screen, and a ticket's pushes group together in Notification Center.
+
+aioapns is pinned to major 4 (pyproject ``apns`` extra): we use its key-auth connection
+pool and HTTP/2 protocol, not its ``APNs`` client, and subclass both. ``_Pool`` connects
+without aioapns' ERROR record and one-second sleep per failure; ``_protocol_class`` fixes
+flow control for error bodies, stream bookkeeping, Retry-After, write batching, Huffman
+cost, and connection loss (GOAWAY, h2 ``ProtocolError`` on a closed connection: issue 11.4).
+Each fix has its reason at the line that makes it.
 """
 
 from __future__ import annotations
@@ -23,21 +30,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from aioapns import APNs, NotificationRequest, PushType
+from aioapns import NotificationRequest, PushType
 from aioapns.common import NotificationResult
-from aioapns.connection import APNsTLSClientProtocol
-from aioapns.exceptions import ConnectionClosed, MaxAttemptsExceeded
-from aioapns.exceptions import ConnectionError as APNsConnectionError
-
-from ...errors import (
-    ConfigurationError,
-    DeliveryTimeoutError,
-    InvalidAddressError,
-    PermanentDeliveryError,
-    TransientDeliveryError,
+from aioapns.connection import (
+    APNsBaseClientProtocol,
+    APNsKeyConnectionPool,
+    APNsTLSClientProtocol,
 )
-from ...messages import Message, PushMessage, Receipt
-from ..base import Channel
+from aioapns.exceptions import ConnectionClosed
+from h2.events import ConnectionTerminated
+from h2.exceptions import ProtocolError
+from typing_extensions import override
+
+from ...errors import ConfigurationError, TransientDeliveryError
+from ...messages import PushMessage
+from .base import PushChannel, PushReply
 from .payload import PUSH_PAYLOAD_LIMIT, fit_text
 from .retry_after import parse_retry_after
 
@@ -50,10 +57,29 @@ RESERVED_KEYS = frozenset({"aps", "deep_link", "ticket_id"})
 
 @dataclass(frozen=True, slots=True)
 class APNsConfig:
-    """How to reach APNs; ``key`` is the .p8 file's content or its path.
+    """How to reach APNs with token (.p8) authentication.
 
-    ``host``/``port``/``ssl_context`` point the adapter somewhere other than Apple (a
-    loopback stand-in in tests and the demo). ``concurrency`` caps in-flight streams.
+    Attributes:
+        key: The .p8 signing key's PEM text, or the path of the .p8 file.
+        key_id: The 10-character Key ID of that key.
+        team_id: The 10-character Apple developer Team ID.
+        topic: The app's bundle id (``apns-topic``), e.g. ``com.example.helpdesk``.
+        sandbox: True for development builds (``api.development.push.apple.com``).
+        host: Another host than Apple's (the loopback stand-in); None for Apple.
+        port: Another port than 443; None for Apple's.
+        ssl_context: TLS context for the connection; None for a default verifying one.
+        concurrency: Pushes in flight at once, as HTTP/2 streams (keep it at or below
+            the stream limit APNs announces, 1000 today).
+        max_connections: HTTP/2 connections to open at most.
+        timeout: Seconds one push may take (connect, write, reply) before
+            ``DeliveryTimeoutError``.
+        time_to_live: Seconds APNs keeps an undelivered push (``apns-expiration`` is now
+            plus this); 0 means deliver now or never.
+        priority: ``apns-priority``: 10 delivers now, 5 lets iOS wait to save power.
+        sound: ``aps.sound`` (``"default"``), or None for a silent alert.
+
+    Raises:
+        ConfigurationError: A required field is empty or a number is out of range.
     """
 
     key: str
@@ -81,6 +107,8 @@ class APNsConfig:
         if self.concurrency < 1 or self.max_connections < 1 or self.time_to_live < 0:
             raise ConfigurationError("APNsConfig: concurrency and max_connections must be >= 1, "
                                      "time_to_live >= 0")
+        if self.timeout <= 0:
+            raise ConfigurationError("APNsConfig.timeout must be > 0 seconds")
 
     def signing_key(self) -> str:
         """The PEM text of the .p8 key, read from disk when ``key`` is a path."""
@@ -123,13 +151,19 @@ def fitted_payload(message: PushMessage, sound: str | None = "default") -> dict[
     return apns_payload(message, fitted.title, fitted.body, sound)
 
 
+class _NotSent(Exception):
+    """Internal: the push never left for APNs (or GOAWAY says it was not processed)."""
+
+
 def _protocol_class(base: type[APNsTLSClientProtocol], host: str | None, port: int | None,
                     retry_after: dict[str, float]) -> type[APNsTLSClientProtocol]:
-    """aioapns' protocol with our endpoint, its gaps fixed; set on one pool, not globally."""
+    """The protocol class of aioapns with our endpoint, its gaps fixed; set on one pool only."""
 
     class Protocol(base):  # type: ignore[valid-type,misc]
         APNS_SERVER = host or base.APNS_SERVER
         APNS_PORT = port or base.APNS_PORT
+        flush_scheduled = False
+        dead = False  # GOAWAY received, protocol error or connection lost: no new streams
 
         def on_response_received(self, headers: dict[bytes, bytes]) -> None:
             # aioapns drops response headers; keep Retry-After for the worker's backoff.
@@ -145,8 +179,6 @@ def _protocol_class(base: type[APNsTLSClientProtocol], host: str | None, port: i
             # of them the connection would stall; acknowledge what we read.
             self.conn.acknowledge_received_data(len(raw_data), stream_id)
             super().on_data_received(raw_data, stream_id)
-
-        flush_scheduled = False
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             # Send header strings raw, not Huffman-coded: the never-indexed JWT and the
@@ -168,7 +200,73 @@ def _protocol_class(base: type[APNsTLSClientProtocol], host: str | None, port: i
             if self.transport is not None and not self.transport.is_closing():
                 super().flush()
 
+        @property
+        def is_busy(self) -> bool:
+            return self.dead or bool(super().is_busy)
+
+        async def send_notification(self, request: NotificationRequest) -> NotificationResult:
+            # Issue 11.4: a connection that is going away must not take new streams, and
+            # aioapns lets h2's ProtocolError (state CLOSED) escape from send_headers.
+            if self.dead or self.transport is None or self.transport.is_closing():
+                self.retire()
+                raise _NotSent("the connection was closing")
+            try:
+                result: NotificationResult = await super().send_notification(request)
+            except ProtocolError as exc:  # raised by send_headers: nothing was written
+                self.retire()
+                raise _NotSent(f"the connection was closed ({exc})") from exc
+            except asyncio.CancelledError:
+                # Timed out: forget the future, so a late answer is not set on a cancelled
+                # one (InvalidStateError inside data_received would kill the connection).
+                self.requests.pop(request.notification_id, None)  # type: ignore[has-type]
+                raise
+            except ConnectionClosed as exc:
+                if request.notification_id in self.requests:  # type: ignore[has-type]
+                    raise  # handed to h2 before the connection died: it may have arrived
+                raise _NotSent("the connection closed while the push waited for a stream") \
+                    from exc
+            return result
+
+        def data_received(self, data: bytes) -> None:
+            # Frames after a GOAWAY (or any frame h2 refuses) raise ProtocolError here;
+            # left alone, asyncio logs a traceback and aborts the transport. End quietly.
+            try:
+                super().data_received(data)
+            except ProtocolError as exc:
+                self.fail_pending(ConnectionClosed(f"HTTP/2 protocol error: {exc}"))
+                self.retire()
+                self.close()
+
+        def on_connection_terminated(self, event: ConnectionTerminated) -> None:
+            # GOAWAY: streams above last_stream_id were not processed, so they are sent
+            # again on a fresh connection; h2 reads nothing more on this one, so streams
+            # at or below it that are still open have lost their answer (ambiguous).
+            # aioapns logs a WARNING per GOAWAY; APNs sends them routinely, so not us.
+            last = event.last_stream_id or 0
+            for stream_id, notification_id in list(self.request_streams.items()):
+                if stream_id > last:
+                    future = self.requests.pop(notification_id, None)  # type: ignore[has-type]
+                    self.request_streams.pop(stream_id, None)
+                    if future is not None and not future.done():
+                        future.set_exception(_NotSent("GOAWAY: APNs did not process it"))
+            self.fail_pending(ConnectionClosed(f"GOAWAY {event.error_code!s}"))
+            self.retire()
+            self.close()
+
+        def fail_pending(self, error: Exception) -> None:
+            for future in self.requests.values():  # type: ignore[has-type]
+                if not future.done():
+                    future.set_exception(error)
+
+        def retire(self) -> None:
+            """Take no new streams and leave the pool at once (a fresh connection is made)."""
+            self.dead = True
+            callback, self.on_connection_lost = self.on_connection_lost, None  # type: ignore[has-type]
+            if callback is not None:
+                callback(self)
+
         def connection_lost(self, exc: Exception | None) -> None:
+            self.dead = True
             # A send we timed out on leaves a cancelled future behind; aioapns would call
             # set_exception on it and log InvalidStateError.
             pending: dict[str, asyncio.Future[NotificationResult]] = self.requests  # type: ignore[has-type]
@@ -183,43 +281,71 @@ def _protocol_class(base: type[APNsTLSClientProtocol], host: str | None, port: i
     return Protocol
 
 
-async def _quiet(request: NotificationRequest, result: NotificationResult) -> None:
-    """Error callback for aioapns: the adapter raises instead of aioapns logging."""
+class _Pool(APNsKeyConnectionPool):
+    """aioapns' key pool, quiet: connect errors propagate instead of an ERROR log record."""
+
+    async def acquire(self) -> APNsBaseClientProtocol:
+        while True:
+            for connection in self.connections:
+                if not connection.is_busy:
+                    return connection
+            async with self._lock:
+                for connection in self.connections:
+                    if not connection.is_busy:
+                        return connection
+                if len(self.connections) < self.max_connections:
+                    connection = await self.create_connection()
+                    self.connections.append(connection)
+                    return connection
+            # Every connection has all its streams in use (APNsConfig.concurrency above
+            # the server's stream limit): wait for one, as aioapns does.
+            await asyncio.sleep(0.01)
 
 
-class APNsChannel(Channel):
-    """Send ``PushMessage`` to iOS devices through APNs; dead tokens raise InvalidAddressError."""
+class APNsChannel(PushChannel[NotificationRequest]):
+    """Send ``PushMessage`` to iOS devices through APNs; dead tokens raise InvalidAddressError.
+
+    Connection loss (issue 11.4): a push that never reached the wire (its connection was
+    already closing, or GOAWAY says APNs did not process it) is sent again once on a fresh
+    connection inside the same ``send``, so it costs no attempt. A push written before the
+    connection died is ambiguous: ``TransientDeliveryError`` (``code="connection-lost"``),
+    an attempt, and possibly a duplicate (which the collapse id folds on the device).
+
+    Args:
+        config: Where and how to reach APNs; see ``APNsConfig``.
+
+    Raises:
+        ConfigurationError: The signing key is neither PEM text nor a readable file.
+    """
 
     name: ClassVar[str] = "apns"
-    carries: ClassVar[str] = "push"
+    provider: ClassVar[str] = "APNs"
+    # Reasons after which the token will never work again: tell the host to forget it.
+    dead_token_reasons: ClassVar[frozenset[str]] = DEAD_TOKEN_REASONS
+    permanent_hint: ClassVar[str] = ("fix the configuration (key, team id, topic) or the "
+                                     "message before retrying")
 
     def __init__(self, config: APNsConfig) -> None:
+        super().__init__(concurrency=config.concurrency, timeout=config.timeout)
         self.config = config
         self._key = config.signing_key()
-        self._client: APNs | None = None
-        self._lock = asyncio.Lock()
-        self._slots = asyncio.Semaphore(config.concurrency)
+        self._pool: _Pool | None = None
         self._retry_after: dict[str, float] = {}
 
-    async def _connect(self) -> APNs:
-        """Create the aioapns client lazily: it binds to the running event loop."""
-        async with self._lock:
-            if self._client is None:
-                c = self.config
-                client = APNs(key=self._key, key_id=c.key_id, team_id=c.team_id, topic=c.topic,
-                              use_sandbox=c.sandbox, ssl_context=c.ssl_context,
-                              max_connections=c.max_connections, max_connection_attempts=1,
-                              err_func=_quiet)
-                client.pool.protocol_class = _protocol_class(
-                    client.pool.protocol_class, c.host, c.port, self._retry_after)
-                self._client = client
-            return self._client
+    def _connect(self) -> _Pool:
+        """Create the pool lazily: aioapns binds it to the running event loop."""
+        c = self.config
+        pool = _Pool(key=self._key, key_id=c.key_id, team_id=c.team_id, topic=c.topic,
+                     max_connections=c.max_connections, max_connection_attempts=1,
+                     use_sandbox=c.sandbox, ssl_context=c.ssl_context)
+        pool.protocol_class = _protocol_class(pool.protocol_class, c.host, c.port,
+                                              self._retry_after)
+        self._pool = pool
+        return pool
 
-    async def send(self, message: Message) -> Receipt:
-        if not isinstance(message, PushMessage):
-            raise PermanentDeliveryError(f"the apns channel carries push messages, "
-                                         f"not {message.kind}; check the routing")
-        request = NotificationRequest(
+    @override
+    def build(self, message: PushMessage) -> NotificationRequest:
+        return NotificationRequest(
             device_token=message.token,
             message=fitted_payload(message, self.config.sound),
             notification_id=str(uuid.uuid4()),
@@ -228,41 +354,31 @@ class APNsChannel(Channel):
             collapse_key=collapse_id(message.collapse_id),
             push_type=PushType.ALERT,
         )
-        client = self._client or await self._connect()
-        async with self._slots:
-            try:
-                result = await asyncio.wait_for(client.send_notification(request),
-                                                self.config.timeout)
-            except TimeoutError:
-                raise DeliveryTimeoutError(
-                    f"APNs did not answer within {self.config.timeout}s; will retry",
-                    code="timeout") from None
-            except (MaxAttemptsExceeded, APNsConnectionError, ConnectionClosed, OSError) as exc:
-                raise TransientDeliveryError(
-                    f"could not reach APNs ({type(exc).__name__}: {exc}); will retry; check "
-                    "network access to the APNs host", code="connection") from exc
-        return self._outcome(message, result)
 
-    def _outcome(self, message: PushMessage, result: NotificationResult) -> Receipt:
-        """Map an APNs reply to a receipt or to the normalized delivery error."""
+    @override
+    async def post(self, request: NotificationRequest) -> PushReply:
+        pool = self._pool or self._connect()
+        try:
+            try:
+                connection = await pool.acquire()
+                result = await connection.send_notification(request)
+            except _NotSent:  # never processed: once more on a fresh connection, no attempt
+                connection = await pool.acquire()
+                result = await connection.send_notification(request)
+        except _NotSent as exc:
+            raise TransientDeliveryError(f"APNs connections closed twice before the push was "
+                                         f"sent ({exc}); will retry", code="connection-lost") from exc
+        except ConnectionClosed as exc:
+            raise TransientDeliveryError(
+                "the APNs connection closed after the push was written and before APNs "
+                "answered; will retry (the device may show it twice)",
+                code="connection-lost") from exc
         retry_after = self._retry_after.pop(result.notification_id, None)
-        if result.is_successful:
-            return Receipt(channel=self.name, delivery_id=message.delivery_id,
-                           provider_id=result.notification_id, detail="200")
-        status, reason = int(result.status or 0), result.description or "unknown"
-        where = f"device …{message.token[-8:]} of user {message.user_id}"
-        if reason in DEAD_TOKEN_REASONS:
-            raise InvalidAddressError(
-                f"APNs says {status} {reason} for {where}: the token is dead; forget the device",
-                code=reason)
-        if status == 429 or status >= 500:
-            raise TransientDeliveryError(f"APNs answered {status} {reason}; will retry",
-                                         code=reason, retry_after=retry_after)
-        raise PermanentDeliveryError(
-            f"APNs refused the push for {where}: {status} {reason}; fix the configuration "
-            "(key, team id, topic) or the message before retrying", code=reason)
+        return PushReply(status=int(result.status or 0), reason=result.description or "",
+                         provider_id=result.notification_id, retry_after=retry_after)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            self._client.pool.close()
-            self._client = None
+        """Close the HTTP/2 connections; safe twice; a later ``send`` reconnects."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()

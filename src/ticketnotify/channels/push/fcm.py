@@ -31,16 +31,16 @@ from google.auth.credentials import Credentials
 from google.auth.exceptions import RefreshError, TransportError
 from pyfcm import FCMNotification
 from requests.adapters import HTTPAdapter
+from typing_extensions import override
 
 from ...errors import (
     ConfigurationError,
     DeliveryTimeoutError,
-    InvalidAddressError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from ...messages import Message, PushMessage, Receipt
-from ..base import Channel
+from ...messages import PushMessage
+from .base import PushChannel, PushReply
 from .payload import PUSH_PAYLOAD_LIMIT, fit_text
 from .retry_after import parse_retry_after
 
@@ -49,9 +49,27 @@ FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 
 @dataclass(frozen=True, slots=True)
 class FCMConfig:
-    """How to reach FCM: a ready ``credentials`` object or a service-account JSON file.
+    """How to reach FCM HTTP v1: a ready ``credentials`` object or a service-account file.
 
-    ``endpoint_base`` and ``verify`` (a CA bundle path) point the adapter at a stand-in.
+    Attributes:
+        credentials: google-auth credentials with the ``FCM_SCOPE`` scope (workload
+            identity, Application Default Credentials ...); or None to use
+            ``service_account_file``.
+        service_account_file: Path of the Firebase service-account JSON.
+        project_id: The Firebase project; None takes it from the credentials.
+        endpoint_base: Another endpoint than Google's (the loopback stand-in), as pyfcm's
+            ``FCM_END_POINT_BASE``; None for Google.
+        verify: CA bundle path to trust for FCM and the OAuth token endpoint, or True
+            for the system's.
+        concurrency: Pushes in flight at once; each holds a thread and an HTTP/1.1
+            connection.
+        timeout: Seconds one push may take (token fetch, connect, reply) before
+            ``DeliveryTimeoutError``; also each socket operation's timeout.
+        time_to_live: Seconds FCM keeps an undelivered push (``android.ttl``).
+        android_channel_id: The app's Android notification channel, if it defines one.
+
+    Raises:
+        ConfigurationError: Neither credentials nor a file, or a number out of range.
     """
 
     credentials: Credentials | None = field(default=None, compare=False)
@@ -143,7 +161,7 @@ def _reserved_data_key(key: str) -> bool:
 
 
 def fcm_fields(message: PushMessage, config: FCMConfig) -> dict[str, Any]:
-    """pyfcm ``notify``/``parse_payload`` arguments other than title and body."""
+    """The ``notify``/``parse_payload`` arguments of pyfcm other than title and body."""
     data = {**{k: str(v) for k, v in message.data.items() if not _reserved_data_key(k)},
             "deep_link": message.deep_link, "ticket_id": message.ticket_id}
     notification: dict[str, str] = {"tag": message.collapse_id}
@@ -154,18 +172,34 @@ def fcm_fields(message: PushMessage, config: FCMConfig) -> dict[str, Any]:
     return {"fcm_token": message.token, "data_payload": data, "android_config": android}
 
 
-class FCMChannel(Channel):
-    """Send ``PushMessage`` to Android through FCM; dead tokens raise InvalidAddressError."""
+class FCMChannel(PushChannel[bytes]):
+    """Send ``PushMessage`` to Android through FCM; dead tokens raise InvalidAddressError.
+
+    Args:
+        config: Credentials and limits; see ``FCMConfig``.
+    """
 
     name: ClassVar[str] = "fcm"
-    carries: ClassVar[str] = "push"
+    provider: ClassVar[str] = "FCM"
+    dead_token_reasons: ClassVar[frozenset[str]] = frozenset({"UNREGISTERED"})
+    timeout_errors: ClassVar[tuple[type[BaseException], ...]] = (requests.Timeout,)
+    transport_errors: ClassVar[tuple[type[BaseException], ...]] = (
+        requests.ConnectionError, TransportError)
 
     def __init__(self, config: FCMConfig) -> None:
+        super().__init__(concurrency=config.concurrency, timeout=config.timeout)
         self.config = config
         self._adapter = HTTPAdapter(max_retries=0, pool_connections=1,
                                     pool_maxsize=config.concurrency)
         self._client = _FCMClient(config, self._adapter)
         self._executor: ThreadPoolExecutor | None = None
+
+    @override
+    def is_dead_token(self, reply: PushReply) -> bool:
+        # FCM answers a malformed or truncated token with a plain INVALID_ARGUMENT whose
+        # message names the registration token; other INVALID_ARGUMENTs are our message.
+        return super().is_dead_token(reply) or (
+            reply.status == 400 and "registration token" in reply.text.lower())
 
     def payload(self, message: PushMessage) -> bytes:
         """The request body, text shortened on grapheme boundaries to fit 4096 bytes."""
@@ -180,26 +214,19 @@ class FCMChannel(Channel):
         # is 35 bytes more, so measuring the whole body keeps us on the safe side.
         return fit_text(build, message.title, message.body, PUSH_PAYLOAD_LIMIT).payload
 
-    async def send(self, message: Message) -> Receipt:
-        if not isinstance(message, PushMessage):
-            raise PermanentDeliveryError(f"the fcm channel carries push messages, "
-                                         f"not {message.kind}; check the routing")
-        body = self.payload(message)
+    build = payload
+
+    @override
+    async def post(self, request: bytes) -> PushReply:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.config.concurrency, "ticketnotify-fcm")
         loop = asyncio.get_running_loop()
         try:
-            response = await loop.run_in_executor(self._executor, self._post, body)
-        except requests.Timeout:
-            raise DeliveryTimeoutError(f"FCM did not answer within {self.config.timeout}s; "
-                                       "will retry", code="timeout") from None
-        except requests.ConnectionError as exc:
-            raise TransientDeliveryError(f"could not reach FCM ({exc}); will retry; check "
-                                         "network access to Google", code="connection") from exc
+            response = await loop.run_in_executor(self._executor, self._post, request)
         except TransportError as exc:  # google-auth wraps the token fetch's requests error
             if isinstance(exc.__cause__, requests.Timeout):
                 raise DeliveryTimeoutError(
-                    f"the OAuth token endpoint did not answer within {self.config.timeout}s; "
+                    f"the OAuth token endpoint did not answer within {self.config.timeout:g} s; "
                     "will retry", code="token_timeout") from exc
             raise TransientDeliveryError(f"could not fetch an OAuth token ({exc}); will retry; "
                                          "check network access to Google",
@@ -210,39 +237,21 @@ class FCMChannel(Channel):
                                              code="token_refresh") from exc
             raise PermanentDeliveryError(f"the service account was refused ({exc}); check the "
                                          "credentials and project", code="token_refresh") from exc
-        return self._outcome(message, response)
+        if response.status_code == 200:
+            return PushReply(200, provider_id=str(response.json().get("name", "")))
+        grpc_status, error_code, text = _google_error(response)
+        return PushReply(response.status_code, reason=error_code or grpc_status, text=text,
+                         retry_after=parse_retry_after(response.headers.get("retry-after")))
 
     def _post(self, body: bytes) -> requests.Response:
         response: requests.Response = self._client.send_request(body, self.config.timeout)
         return response
 
-    def _outcome(self, message: PushMessage, response: requests.Response) -> Receipt:
-        """Map FCM's reply to a receipt or to the normalized delivery error."""
-        status = response.status_code
-        if status == 200:
-            name = str(response.json().get("name", ""))
-            return Receipt(channel=self.name, delivery_id=message.delivery_id,
-                           provider_id=name, detail="200")
-        grpc_status, error_code, text = _google_error(response)
-        code = error_code or grpc_status or str(status)
-        where = f"device …{message.token[-8:]} of user {message.user_id}"
-        if status == 404 and error_code == "UNREGISTERED":
-            raise InvalidAddressError(f"FCM says UNREGISTERED for {where}: the app was removed "
-                                      "or the token expired; forget the device", code=code)
-        if status == 400 and "registration token" in text.lower():
-            raise InvalidAddressError(f"FCM says the token of {where} is not valid ({text}); "
-                                      "forget the device", code=code)
-        if status == 429 or status >= 500:
-            raise TransientDeliveryError(
-                f"FCM answered {status} {code}; will retry", code=code,
-                retry_after=parse_retry_after(response.headers.get("retry-after")))
-        raise PermanentDeliveryError(f"FCM refused the push for {where}: {status} {code} "
-                                     f"({text}); fix the configuration or message", code=code)
-
     async def aclose(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        """Stop the threads and close the HTTP connections; safe twice; ``send`` reopens."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         self._adapter.close()
 
 

@@ -8,6 +8,7 @@ import ssl
 from typing import ClassVar
 
 import aiosmtplib
+from typing_extensions import override
 
 from ...clock import Clock, utc_now
 from ...errors import (
@@ -18,7 +19,7 @@ from ...errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from ...messages import EmailMessage, Message, Receipt
+from ...messages import EmailMessage, Receipt
 from ..base import Channel
 from ..mime.builder import build_mime_bytes, message_id
 from ..mime.headers import ascii_address
@@ -39,7 +40,7 @@ class _Failed(Exception):
         self.stale = stale
 
 
-class SMTPChannel(Channel):
+class SMTPChannel(Channel[EmailMessage]):
     """Send each ``EmailMessage`` once over a pooled, reused SMTP connection.
 
     Never retries a delivery itself (that is the worker's policy); the one exception is
@@ -48,7 +49,6 @@ class SMTPChannel(Channel):
     """
 
     name: ClassVar[str] = "email"
-    carries: ClassVar[str] = "email"
 
     def __init__(self, config: SMTPConfig, *, clock: Clock | None = None) -> None:
         self.config = config
@@ -72,14 +72,15 @@ class SMTPChannel(Channel):
         )
         return dkim_sign(raw, cfg.dkim) if cfg.dkim is not None else raw
 
-    async def send(self, message: Message) -> Receipt:
-        """Deliver one email; raise Transient/Permanent/InvalidAddress on failure."""
-        if not isinstance(message, EmailMessage):
-            raise PermanentDeliveryError(
-                f"the email channel cannot carry a {message.kind} message; "
-                "route it to a push channel",
-                code="wrong-kind",
-            )
+    @override
+    async def deliver(self, message: EmailMessage) -> Receipt:
+        """Deliver one email; see ``Channel.send`` for the receipt and errors.
+
+        The receipt's ``provider_id`` is the Message-ID; ``detail`` the server's reply to
+        DATA. A connection lost after the message was written but before the server
+        answered is a ``TransientDeliveryError``: the worker sends it again, so the
+        recipient may get it twice, never zero times.
+        """
         try:
             raw = self.render(message)
         except InvalidInputError as exc:
