@@ -29,7 +29,15 @@ class OutboxUnavailableError(TicketNotifyError):
 
 
 class CatalogError(TicketNotifyError):
-    """A gettext catalog could not be loaded or is broken."""
+    """A gettext catalog could not be loaded or is broken.
+
+    ``path`` is the catalog file and ``line`` the 1-based line of the fault, when known.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        super().__init__(message)
 
 
 class DeliveryError(TicketNotifyError):

@@ -8,7 +8,8 @@ build step; no ``.mo`` file is ever written or shipped.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from babel.core import UnknownLocaleError as BabelUnknownLocaleError
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.plurals import get_plural
-from babel.messages.pofile import read_po
+from babel.messages.pofile import PoFileError, read_po
 from babel.support import Translations
 
 from .errors import CatalogError, ConfigurationError, UnknownLocaleError
@@ -54,24 +55,73 @@ def po_path(locales_dir: Path, locale: str) -> Path:
     return locales_dir / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
+# One .po line: a comment, a keyword with one quoted string, or a continuation string.
+_PO_LINE = re.compile(
+    r'\s*(?:#.*|(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+"(?:[^"\\]|\\.)*"\s*'
+    r'|"(?:[^"\\]|\\.)*"\s*|)'
+)
+
+
 def read_catalog(path: Path, locale: str | None = None) -> Catalog:
-    """Parse one .po file, turning parse failures into a ``CatalogError`` naming the file."""
+    """Parse one .po file; every failure is a ``CatalogError`` naming the file and line.
+
+    Babel's parser silently mangles some broken lines (an unquoted ``msgstr Hej`` loses its
+    first and last letter), so each line's shape is checked first.
+
+    Args:
+        path: the ``.po`` file.
+        locale: the catalog's locale, for its plural rules (``None``: from the header).
+
+    Returns:
+        The parsed Babel ``Catalog``.
+
+    Raises:
+        CatalogError: the file cannot be read or is not a valid ``.po``; ``path`` and
+            ``line`` (1-based, ``None`` when unknown) say where.
+    """
     try:
-        with path.open("rb") as fh:
-            return read_po(fh, locale=locale, abort_invalid=True)
+        data = path.read_bytes()
     except OSError as exc:
-        raise CatalogError(f"cannot read catalog {path}: {exc}") from exc
-    except Exception as exc:  # babel raises PoFileError and assorted ValueErrors
-        raise CatalogError(f"catalog {path} is not a valid .po file: {exc}") from exc
+        raise CatalogError(f"cannot read catalog {path}: {exc}", path=str(path)) from exc
+    for number, text in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        if not _PO_LINE.fullmatch(text):
+            raise CatalogError(
+                f"{path}:{number}: not a valid .po line: {text.strip()[:60]!r}; every msgid/msgstr "
+                'needs its text in double quotes, with \\" for a quote inside the text',
+                path=str(path), line=number,
+            )
+    try:
+        return read_po(io.BytesIO(data), locale=locale, abort_invalid=True)
+    except PoFileError as exc:
+        line = exc.lineno + 1  # Babel counts from 0
+        raise CatalogError(
+            f"{path}:{line}: not a valid .po file: {exc.args[0]}", path=str(path), line=line
+        ) from exc
+    except Exception as exc:  # babel raises assorted ValueErrors (bad header, encoding)
+        raise CatalogError(
+            f"{path}: not a valid .po file: {exc}", path=str(path)
+        ) from exc
 
 
 def translations_from_po(path: Path, locale: str) -> Translations:
     """Compile a .po in memory into gettext ``Translations`` (fuzzy entries are skipped).
 
+    Raises:
+        CatalogError: the file does not parse, or its ``Plural-Forms`` header does not
+            compile or picks a form the catalog lacks (``path`` names the file).
+    """
+    return translations_from_catalog(read_catalog(path, locale), path, locale)
+
+
+def translations_from_catalog(catalog: Catalog, path: Path, locale: str) -> Translations:
+    """Compile a parsed catalog into gettext ``Translations`` (fuzzy entries are skipped).
+
     Babel reads a broken ``Plural-Forms`` header without complaint; gettext only fails when
     compiling or evaluating it, so both happen here, once, and name the file.
+
+    Raises:
+        CatalogError: the ``Plural-Forms`` header cannot be compiled or evaluated.
     """
-    catalog = read_catalog(path, locale)
     try:
         buffer = io.BytesIO()
         write_mo(buffer, catalog, use_fuzzy=False)
@@ -80,7 +130,8 @@ def translations_from_po(path: Path, locale: str) -> Translations:
     except Exception as exc:  # gettext raises ValueError/SyntaxError/... on a bad header
         raise CatalogError(
             f"catalog {path} cannot be compiled: {exc}; check its Plural-Forms header "
-            f"(expected for {locale!r}: {expected_plural_forms(locale) or 'unknown'})"
+            f"(expected for {locale!r}: {expected_plural_forms(locale) or 'unknown'})",
+            path=str(path),
         ) from exc
     check_plural_rule(path, locale, translations.plural, catalog.num_plurals)
     return translations
@@ -101,13 +152,13 @@ def check_plural_rule(
             raise CatalogError(
                 f"catalog {path}: the Plural-Forms rule fails for n={n} ({exc!r}); "
                 f"fix the header (expected for {locale!r}: "
-                f"{expected_plural_forms(locale) or 'unknown'})"
+                f"{expected_plural_forms(locale) or 'unknown'})", path=str(path)
             ) from exc
         if not isinstance(index, int) or not 0 <= index < nplurals:
             raise CatalogError(
                 f"catalog {path}: the Plural-Forms rule picks form {index!r} for n={n} but "
                 f"nplurals={nplurals}; fix the header (expected for {locale!r}: "
-                f"{expected_plural_forms(locale) or 'unknown'})"
+                f"{expected_plural_forms(locale) or 'unknown'})", path=str(path)
             )
 
 
@@ -129,6 +180,41 @@ def expected_nplurals(locale: str) -> int | None:
         return None
 
 
+def catalog_chain(locales_dirs: Sequence[Path], locale_id: str) -> list[Path]:
+    """The catalogs that translate ``locale_id``, most specific first.
+
+    Every folder's ``sv_SE`` catalog comes before any ``sv`` one, and within each the
+    host's folders come before the shipped one (the last in ``locales_dirs``): a host entry
+    overrides the shipped entry, and a string the host left untranslated falls back to the
+    shipped translation, not to English.
+    """
+    names = [locale_id]
+    language = locale_id.split("_", 1)[0]
+    if language != locale_id:
+        names.append(language)
+    return [po_path(d, name) for name in names for d in locales_dirs if po_path(d, name).is_file()]
+
+
+def chain_translations(
+    paths: Sequence[Path], locale_id: str, parsed: dict[Path, Catalog] | None = None
+) -> Translations:
+    """Compile ``catalog_chain`` into one ``Translations``: the first file, falling back in turn.
+
+    Raises:
+        CatalogError: one of the files does not parse or compile (``path`` names it).
+    """
+    if not paths:
+        raise CatalogError(f"no catalog for {locale_id!r}")
+    parsed = parsed or {}
+    compiled = [
+        translations_from_catalog(parsed.get(p) or read_catalog(p, locale_id), p, locale_id)
+        for p in paths
+    ]
+    for earlier, later in zip(compiled, compiled[1:], strict=False):
+        earlier.add_fallback(later)
+    return compiled[0]
+
+
 @dataclass(frozen=True, slots=True)
 class LocaleSet:
     """The catalog locales present on disk and the one to fall back to."""
@@ -137,20 +223,28 @@ class LocaleSet:
     default: str
 
     @classmethod
-    def scan(cls, locales_dir: Path, default: str) -> LocaleSet:
-        """Find every ``<locale>/LC_MESSAGES/ticketnotify.po`` below ``locales_dir``."""
-        if not locales_dir.is_dir():
-            raise ConfigurationError(f"locales directory {locales_dir} does not exist")
-        found = frozenset(
-            p.name for p in locales_dir.iterdir() if po_path(locales_dir, p.name).is_file()
-        )
+    def scan(cls, locales_dir: Path | Sequence[Path], default: str) -> LocaleSet:
+        """Find every ``<locale>/LC_MESSAGES/ticketnotify.po`` below each folder.
+
+        Raises:
+            ConfigurationError: a folder does not exist, or no folder has a catalog for
+                ``default``.
+        """
+        folders = [locales_dir] if isinstance(locales_dir, Path) else list(locales_dir)
+        found: set[str] = set()
+        for folder in folders:
+            if not folder.is_dir():
+                raise ConfigurationError(f"locales directory {folder} does not exist")
+            found.update(p.name for p in folder.iterdir() if po_path(folder, p.name).is_file())
         default_norm = str(parse_locale(default))
         if default_norm not in found:
+            where = ", ".join(str(f) for f in folders)
             raise ConfigurationError(
-                f"default locale {default!r} has no catalog in {locales_dir} (found: "
-                f"{', '.join(sorted(found)) or 'none'}); add {po_path(locales_dir, default_norm)}"
+                f"default locale {default!r} has no catalog in {where} (found: "
+                f"{', '.join(sorted(found)) or 'none'}); add "
+                f"{po_path(folders[0], default_norm)}"
             )
-        return cls(available=found, default=default_norm)
+        return cls(available=frozenset(found), default=default_norm)
 
     def negotiate(self, locale: str) -> str:
         """Best catalog for ``locale``: exact (``sv_SE``), then language (``sv``), then default."""

@@ -12,17 +12,25 @@ from html import escape
 from pathlib import Path
 
 from babel import Locale
-from jinja2 import TemplateNotFound, UndefinedError
+from babel.messages.catalog import Catalog
+from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
 
-from ..errors import CatalogError, InvalidInputError
+from ..errors import CatalogError, ConfigurationError, InvalidInputError
 from ..events import TicketUpdate, UpdateKind
-from ..i18n import LocaleSet, default_locales_dir, parse_locale
+from ..i18n import LocaleSet, catalog_chain, chain_translations, parse_locale, read_catalog
 from ..validation import check_timezone
-from .compiled import Skeleton, SlotValue, inline_css, marker_context, variant_of
-from .environment import TEMPLATES_DIR, LocaleTemplates
+from .compiled import (
+    Skeleton,
+    SkeletonCache,
+    SlotValue,
+    inline_css,
+    marker_context,
+    variant_of,
+)
+from .environment import TEMPLATES_DIR, LocaleTemplates, RenderConfig
 from .values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, format_count, format_when, shorten
 
-__all__ = ["RenderedEmail", "RenderedPush", "Renderer", "TEMPLATES_DIR"]
+__all__ = ["RenderConfig", "RenderedEmail", "RenderedPush", "Renderer", "TEMPLATES_DIR"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,41 +64,90 @@ def _babel_locale(locale: str) -> Locale:
     return parse_locale(locale)
 
 
-_SHARED: dict[tuple[Path, str], Renderer] = {}
+_SHARED: dict[RenderConfig, Renderer] = {}
 _SHARED_LOCK = threading.Lock()
 
 
 class Renderer:
     """Renders every message in the recipient's language, zone and plural rules.
 
-    Catalogs are read from ``.po`` files when a locale is first used, so a new ``Renderer``
+    Every catalog (the host's and the shipped ones) is parsed when the ``Renderer`` is made,
+    so a broken host ``.po`` fails here, naming the file and line, and a new ``Renderer``
     picks up a translator's edit. Each template × locale × variant is rendered by Jinja2 and
     inlined by premailer once; later messages only substitute escaped values.
+
+    Build one per configuration and pass the same object to ``Notifier(renderer=...)`` and
+    ``EmailCodeSender(renderer=...)`` (``Renderer.shared(config)`` does that per process).
+
+    Args:
+        config: the host's catalog and template folders (``RenderConfig``); default: the
+            shipped catalogs and templates only.
+        locales_dir: older form: one complete catalog folder used *instead of* the shipped
+            one (``RenderConfig(locales_dirs=..., include_shipped_locales=False)``).
+        default_locale: with ``locales_dir``: the fallback locale (default ``"en"``).
+
+    Raises:
+        ConfigurationError: a folder does not exist, both ``config`` and ``locales_dir``
+            were given, or no catalog exists for the default locale.
+        CatalogError: a catalog does not parse (``path`` and ``line`` say where).
     """
 
-    def __init__(self, *, locales_dir: Path | None = None, default_locale: str = "en") -> None:
-        self._locales_dir = Path(locales_dir) if locales_dir is not None else default_locales_dir()
-        self._locales = LocaleSet.scan(self._locales_dir, default_locale)
+    def __init__(
+        self,
+        config: RenderConfig | None = None,
+        *,
+        locales_dir: Path | None = None,
+        default_locale: str | None = None,
+    ) -> None:
+        self.config = _config(config, locales_dir, default_locale)
+        self._locales_dirs = self.config.all_locales_dirs
+        self._locales_dir = self._locales_dirs[-1]  # the base set (bench/render.py reads it)
+        self._locales = LocaleSet.scan(list(self._locales_dirs), self.config.default_locale)
+        # Parse every catalog now: a host's broken file is a CatalogError at setup, not at
+        # delivery. Compiling (plural rules) stays per locale, on first use.
+        self._parsed: dict[Path, Catalog] = {}
+        for locale_id in self._locales.available:
+            for po in catalog_chain(self._locales_dirs, locale_id):
+                if po not in self._parsed:
+                    self._parsed[po] = read_catalog(po, locale_id)
         self._templates: dict[str, LocaleTemplates] = {}
-        self._emails: dict[tuple[object, ...], _EmailSkeleton] = {}
-        self._pushes: dict[tuple[object, ...], tuple[Skeleton, Skeleton]] = {}
+        self._emails: SkeletonCache[_EmailSkeleton] = SkeletonCache(self.config)
+        self._pushes: SkeletonCache[tuple[Skeleton, Skeleton]] = SkeletonCache(self.config)
         self._negotiated: dict[str, str] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def shared(cls, *, locales_dir: Path | None = None, default_locale: str = "en") -> Renderer:
-        """One Renderer per catalog folder for the whole process.
+    def shared(
+        cls,
+        config: RenderConfig | None = None,
+        *,
+        locales_dir: Path | None = None,
+        default_locale: str | None = None,
+    ) -> Renderer:
+        """One Renderer per configuration for the whole process.
 
         Compiling a template variant (Jinja2 + premailer) costs tens of milliseconds; a host
-        that builds a ``Notifier`` per request must not pay that each time. A long-running
-        process sees catalog edits after a restart; build a fresh ``Renderer`` to see them now.
+        that builds a ``Notifier`` per request must not pay that each time. Equal configs
+        (same folders, same default locale) get the same object, different ones never share.
+        A long-running process sees catalog edits after a restart; build a fresh ``Renderer``
+        to see them now.
+
+        Args:
+            config: as for ``Renderer``; ``None`` is the shipped catalogs and templates.
+            locales_dir: as for ``Renderer`` (older form).
+            default_locale: as for ``Renderer`` (with ``locales_dir``).
+
+        Returns:
+            The process-wide ``Renderer`` of that configuration.
+
+        Raises:
+            ConfigurationError, CatalogError: as for ``Renderer``.
         """
-        folder = Path(locales_dir) if locales_dir is not None else default_locales_dir()
-        key = (folder.resolve(), default_locale)
+        key = _config(config, locales_dir, default_locale)
         with _SHARED_LOCK:
             renderer = _SHARED.get(key)
             if renderer is None:
-                renderer = _SHARED[key] = cls(locales_dir=folder, default_locale=default_locale)
+                renderer = _SHARED[key] = cls(key)
             return renderer
 
     @property
@@ -142,17 +199,17 @@ class Renderer:
         values = self._update_values(update, include_excerpt, PUSH_EXCERPT_CHARS)
         values.pop("ticket_subject")  # lock screens are public: the subject stays in the app
         templates = self._templates_for(update.recipient.locale)
-        key = (update.kind.value, templates.locale_id, variant_of(values, templates.plural))
+        key = (update.kind.value, templates.locale_id, variant_of(values, templates.plural_key))
         skeletons = self._pushes.get(key)
         if skeletons is None:
             ctx = marker_context(values)
             base = f"push/{update.kind.value}"
-            with _template_errors(templates.locale_id, base):
+            with _template_errors(templates.locale_id, base, self.config):
                 skeletons = (
                     _line(templates.render(f"{base}/title.txt", ctx)),
                     _line(templates.render(f"{base}/body.txt", ctx)),
                 )
-            self._pushes[key] = skeletons
+            skeletons = self._pushes.put(key, skeletons)
         filled = _fill_values(values, _babel_locale(update.recipient.locale))
         return RenderedPush(title=skeletons[0].fill(filled), body=skeletons[1].fill(filled))
 
@@ -206,7 +263,9 @@ class Renderer:
             with self._lock:
                 found = self._templates.get(locale_id)
                 if found is None:
-                    found = LocaleTemplates(locale_id, self._locales_dir)
+                    chain = catalog_chain(self._locales_dirs, locale_id)
+                    translations = chain_translations(chain, locale_id, self._parsed)
+                    found = LocaleTemplates(locale_id, translations, self.config.templates_dirs)
                     self._templates[locale_id] = found
         return found
 
@@ -214,11 +273,10 @@ class Renderer:
         self, template: str, locale: str, values: dict[str, SlotValue]
     ) -> RenderedEmail:
         templates = self._templates_for(locale)
-        key = (template, templates.locale_id, variant_of(values, templates.plural))
+        key = (template, templates.locale_id, variant_of(values, templates.plural_key))
         skeleton = self._emails.get(key)
         if skeleton is None:
-            skeleton = self._compile_email(templates, template, values)
-            self._emails[key] = skeleton
+            skeleton = self._emails.put(key, self._compile_email(templates, template, values))
         filled = _fill_values(values, _babel_locale(locale))
         escaped = {name: escape(value) for name, value in filled.items()}
         return RenderedEmail(
@@ -235,7 +293,7 @@ class Renderer:
             raise InvalidInputError("template", f"{template!r} is not a template name")
         ctx = marker_context(values)
         base = f"email/{template}"
-        with _template_errors(templates.locale_id, base):
+        with _template_errors(templates.locale_id, base, self.config):
             subject = templates.render(f"{base}/subject.txt", ctx)
             preheader = templates.render(f"{base}/preheader.txt", ctx)
             heads = {"subject": " ".join(subject.split()), "preheader": " ".join(preheader.split())}
@@ -247,6 +305,23 @@ class Renderer:
             html=Skeleton.build(html.rstrip() + "\n"),
             text=Skeleton.build(text.strip() + "\n"),
         )
+
+
+def _config(
+    config: RenderConfig | None, locales_dir: Path | None, default_locale: str | None
+) -> RenderConfig:
+    if config is not None:
+        if locales_dir is not None or default_locale is not None:
+            raise ConfigurationError(
+                "pass either config=RenderConfig(...) or locales_dir=/default_locale=, not both"
+            )
+        if not isinstance(config, RenderConfig):
+            raise ConfigurationError(f"config must be a RenderConfig, not {type(config).__name__}")
+        return config
+    if locales_dir is not None:
+        return RenderConfig(locales_dirs=[locales_dir], default_locale=default_locale or "en",
+                            include_shipped_locales=False)
+    return RenderConfig(default_locale=default_locale or "en")
 
 
 def _fill_values(values: Mapping[str, SlotValue], locale: Locale) -> dict[str, str]:
@@ -262,13 +337,18 @@ def _fill_values(values: Mapping[str, SlotValue], locale: Locale) -> dict[str, s
 
 
 @contextmanager
-def _template_errors(locale_id: str, base: str) -> Iterator[None]:
+def _template_errors(locale_id: str, base: str, config: RenderConfig) -> Iterator[None]:
     """Name the template, value or catalog entry behind a failure while compiling."""
     try:
         yield
     except TemplateNotFound as exc:
+        where = ", ".join(str(d) for d in config.all_templates_dirs)
         raise InvalidInputError(
-            "template", f"no template {base!r}: {exc.name} is missing under {TEMPLATES_DIR}"
+            "template", f"no template {base!r}: {exc.name} is missing under {where}"
+        ) from exc
+    except TemplateSyntaxError as exc:
+        raise ConfigurationError(
+            f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}"
         ) from exc
     except UndefinedError as exc:
         raise InvalidInputError("context", f"{base} needs a value: {exc.message}") from exc

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from premailer import Premailer
 
@@ -25,6 +26,7 @@ _SLOT = re.compile(r"\[\[tn:([a-z][a-z0-9_]*)\]\]")
 _SPACES = re.compile(r"\s+")
 
 SlotValue = str | int | bool | None
+V = TypeVar("V")
 
 
 class SlotInt(int):
@@ -48,7 +50,9 @@ def slot_marker(name: str) -> str:
     return f"[[tn:{name}]]"
 
 
-def variant_of(values: Mapping[str, SlotValue], plural: Callable[[int], int]) -> tuple[object, ...]:
+def variant_of(
+    values: Mapping[str, SlotValue], plural: Callable[[int], object]
+) -> tuple[object, ...]:
     """Everything about ``values`` that can change a template's output apart from the values."""
     key: list[object] = list(values)
     for name, value in values.items():
@@ -112,6 +116,39 @@ class Skeleton:
         for i, name in self.positions:
             out[i] = values[name]
         return "".join(out)
+
+
+class SkeletonCache(Generic[V]):
+    """Compiled skeletons keyed on (rendering configuration, template, locale, variant).
+
+    The configuration (``RenderConfig``: host catalog and template folders, default locale)
+    is part of every key, so two configurations never share a compiled template even if a
+    cache were handed from one renderer to another; the key says which copy it was built from.
+
+    Args:
+        config: the rendering configuration every entry was compiled under.
+    """
+
+    def __init__(self, config: Hashable) -> None:
+        self.config = config
+        self._entries: dict[tuple[Hashable, ...], V] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: tuple[Hashable, ...]) -> V | None:
+        """The compiled entry for ``key`` under this configuration, if any."""
+        return self._entries.get((self.config, *key))
+
+    def put(self, key: tuple[Hashable, ...], value: V) -> V:
+        """Store ``value`` (first writer wins, so every caller sees one skeleton) and return it."""
+        with self._lock:
+            return self._entries.setdefault((self.config, *key), value)
+
+    def keys(self) -> list[tuple[Hashable, ...]]:
+        """Every stored key, configuration first (for tests and diagnostics)."""
+        return list(self._entries)
 
 
 def inline_css(html: str) -> str:
