@@ -12,7 +12,7 @@ import argparse
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,17 +20,20 @@ from typing import Any
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 
-from .errors import CatalogError
+from .errors import CatalogError, ConfigurationError
 from .i18n import (
     DOMAIN,
+    catalog_chain,
     default_locales_dir,
     expected_nplurals,
     expected_plural_forms,
+    po_path,
     read_catalog,
     translations_from_po,
 )
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+SOURCE_LANGUAGE = "en"  # msgids are English
 _JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true", "silent": "false"}
 # Mirrors babel.cfg at the repository root, so a wheel can check without the repo.
 METHOD_MAP = [
@@ -223,19 +226,143 @@ def _guarded(path: Path, check: Any) -> Iterable[Problem]:
     try:
         return list(check(read_catalog(path)))
     except CatalogError as exc:
-        return [Problem(str(path), 0, f"unreadable: {exc}")]
+        return [Problem(str(path), exc.line or 0, f"unreadable: {exc}")]
+
+
+def extract_host_templates(templates_dirs: Sequence[Path]) -> tuple[Catalog, list[Problem]]:
+    """Strings the host's templates ask to translate (``lineno`` and ``locations`` set)."""
+    catalog = Catalog(domain=DOMAIN)
+    problems: list[Problem] = []
+    method_map = [("**.html", "jinja2"), ("**.txt", "jinja2")]
+    options = {"**.html": _JINJA_OPTIONS, "**.txt": _JINJA_OPTIONS}
+    for folder in templates_dirs:
+        try:
+            for filename, lineno, message, _comments, context in extract_from_dir(
+                str(folder), method_map, options
+            ):
+                catalog.add(message, None, [(str(folder / filename), lineno)], context=context)
+        except Exception as exc:  # a TemplateSyntaxError names its own line
+            line = getattr(exc, "lineno", 0) or 0
+            where = getattr(exc, "filename", None) or str(folder)
+            problems.append(Problem(str(where), int(line), f"template does not parse: {exc}"))
+    return catalog, problems
+
+
+def _translated(message: Message) -> bool:
+    strings = _strings(message)
+    return bool(strings) and all(strings) and not message.fuzzy
+
+
+def check_host_catalogs(
+    host_dirs: Sequence[Path], templates_dirs: Sequence[Path] = (), shipped: Path | None = None
+) -> list[Problem]:
+    """Check a host's catalog folders as the renderer merges them over the shipped catalogs.
+
+    What must be translated: every msgid of the shipped ``messages.pot``, every string of the
+    host's templates, and every msgid a host catalog (or host ``messages.pot``) adds. Each
+    locale (host or shipped) must translate all of them somewhere in its chain (host entry,
+    else shipped entry); English locales are the source language and may leave host strings
+    out. Host entries are checked for fuzzy flags, placeholders, markup and plural rules; a
+    host entry left untranslated is fine when the shipped catalog translates it. With
+    ``templates_dirs``, a host entry no template uses is reported as stale.
+
+    Args:
+        host_dirs: the host's ``locales`` folders, earlier ones winning.
+        templates_dirs: the host's template folders (``--templates``).
+        shipped: the shipped catalog folder (default: the one the renderer uses).
+
+    Returns:
+        The problems found, one per line of ``catalog check`` output; empty means it passes.
+    """
+    shipped = shipped or default_locales_dir()
+    problems: list[Problem] = []
+    parsed: dict[Path, Catalog | None] = {}
+
+    def load(path: Path) -> Catalog | None:
+        if path not in parsed:
+            try:
+                parsed[path] = read_catalog(path)
+            except CatalogError as exc:
+                problems.append(Problem(str(path), exc.line or 0, f"unreadable: {exc}"))
+                parsed[path] = None
+        return parsed[path]
+
+    needed: dict[tuple[str, str | None], tuple[tuple[str, ...], str, int]] = {}
+    host_templates, template_problems = extract_host_templates(templates_dirs)
+    problems.extend(template_problems)
+    for pot in (shipped / "messages.pot", *(d / "messages.pot" for d in host_dirs)):
+        catalog = load(pot) if pot.is_file() else None
+        for m in catalog or ():
+            if m.id:
+                needed.setdefault(_key(m), (_ids(m), str(pot), m.lineno or 0))
+    for m in host_templates:
+        if m.id:
+            path, line = m.locations[0] if m.locations else ("", 0)
+            needed.setdefault(_key(m), (_ids(m), str(path), int(line or 0)))
+    host_pos = [po for d in host_dirs for po in sorted(d.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))]
+    for po in host_pos:
+        catalog = load(po)
+        if catalog is None:
+            continue
+        for m in catalog:
+            if not m.id:
+                continue
+            if not templates_dirs:  # without the templates, an added msgid counts as used
+                needed.setdefault(_key(m), (_ids(m), str(po), m.lineno or 0))
+            want = needed.get(_key(m))
+            shown = repr(_key(m)[0])
+            if want is None:
+                problems.append(Problem(str(po), m.lineno or 0,
+                    f"stale: msgid {shown} is used by no shipped or host template; "
+                    "fix its spelling or remove it"))
+            elif want[0] != _ids(m):
+                problems.append(Problem(str(po), m.lineno or 0,
+                    f"stale: plural of msgid {shown} differs from {want[1]}"))
+            elif m.fuzzy or _translated(m):
+                problems.extend(check_entry(str(po), m))
+        problems.extend(check_plural_forms(po, catalog))
+    all_dirs = (*host_dirs, shipped)
+    locales = {po.parent.parent.name for d in all_dirs
+               for po in d.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
+    for locale in sorted(locales):
+        if locale.split("_")[0] == SOURCE_LANGUAGE:
+            continue  # a missing English entry shows its msgid, which is English
+        chain = [c for p in catalog_chain(all_dirs, locale) if (c := load(p)) is not None]
+        done = {_key(m) for c in chain for m in c if m.id and _translated(m)}
+        own = next((po for po in catalog_chain(host_dirs, locale)), None)
+        own_catalog = load(own) if own is not None else None
+        target = own or po_path(host_dirs[0], locale) if host_dirs else None
+        for key in sorted(set(needed) - done, key=lambda k: (k[0], k[1] or "")):
+            _ids_, origin, origin_line = needed[key]
+            entry = own_catalog.get(*key) if own_catalog is not None else None
+            where = (str(own), entry.lineno or 0) if entry is not None and own else (
+                origin, origin_line)
+            fix = f"translate it in {target}" if target else "add a host catalog for it"
+            problems.append(Problem(where[0], where[1],
+                f"untranslated: msgid {key[0]!r} has no {locale!r} translation in any "
+                f"catalog (readers see English); {fix}"))
+    return sorted(set(problems))
 
 
 def run_check(args: argparse.Namespace) -> int:
     """CLI entry: print problems, exit 1 when there is any."""
-    locales_dir = Path(args.locales) if args.locales else default_locales_dir()
-    problems = check_catalogs(locales_dir)
+    host = [Path(d) for d in args.locales or ()]
+    templates = [Path(d) for d in args.templates or ()]
+    for folder in (*host, *templates):
+        if not folder.is_dir():
+            raise ConfigurationError(f"{folder} does not exist or is not a directory")
+    if host or templates:
+        problems = check_host_catalogs(host, templates)
+        where = ", ".join(str(d) for d in (*host, *templates))
+    else:
+        problems = check_catalogs(default_locales_dir())
+        where = str(default_locales_dir())
     for problem in problems:
         print(problem)
     if problems:
-        print(f"catalog check: {len(problems)} problem(s) in {locales_dir}", file=sys.stderr)
+        print(f"catalog check: {len(problems)} problem(s) in {where}", file=sys.stderr)
         return 1
-    print(f"catalog check: ok ({locales_dir})", file=sys.stderr)
+    print(f"catalog check: ok ({where})", file=sys.stderr)
     return 0
 
 
@@ -248,6 +375,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="fail on untranslated/fuzzy entries, placeholder or markup mismatches, stale catalogs",
     )
     check.add_argument(
-        "--locales", metavar="DIR", help="catalog directory (default: the shipped one)"
+        "--locales", metavar="DIR", action="append",
+        help="your own catalog folder, checked as merged over the shipped catalogs "
+             "(repeatable; default: check the shipped catalogs alone)",
+    )
+    check.add_argument(
+        "--templates", metavar="DIR", action="append",
+        help="your own template folder: its strings must be translated in every locale",
     )
     check.set_defaults(func=run_check)
