@@ -21,7 +21,7 @@ from .events import AccountUser, TicketUpdate, UpdateKind
 from .examples import default_examples_dir, load_examples
 from .messages import EmailMessage
 from .notifier import ExcerptPolicy, Links
-from .rendering import Renderer
+from .rendering import RenderConfig, Renderer
 from .routing import link_ticket_id
 
 SENDER = "support@example.com"
@@ -183,7 +183,10 @@ def run_preview(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     options = PreviewOptions(excerpts=ExcerptPolicy(
         push=args.push_excerpt, guest_email=args.guest_excerpt, guest_subject=args.guest_subject))
-    entries = render_previews(updates, out_dir, options=options)
+    renderer = Renderer(RenderConfig(locales_dirs=args.locales or (),
+                                     templates_dirs=args.templates or (),
+                                     default_locale=args.default_locale))
+    entries = render_previews(updates, out_dir, renderer=renderer, options=options)
     print(f"preview: {len(entries)} messages from {len(updates)} examples; "
           f"open {out_dir / 'index.html'}", file=sys.stderr)
     return 0
@@ -204,4 +207,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--guest-subject", action="store_true",
                         help="show the ticket subject in guest emails (off by default: "
                              "unverified mailboxes)")
+    parser.add_argument("--locales", metavar="DIR", action="append",
+                        help="your own catalog folder, merged over the shipped catalogs "
+                             "(repeatable; earlier wins)")
+    parser.add_argument("--templates", metavar="DIR", action="append",
+                        help="your own template folder, searched before the shipped templates "
+                             "(repeatable; earlier wins)")
+    parser.add_argument("--default-locale", metavar="LOCALE", default="en",
+                        help="locale for recipients whose locale has no catalog (default: en)")
     parser.set_defaults(func=run_preview)
