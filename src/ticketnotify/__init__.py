@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     )
     from .outbox.postgres import PostgresOutbox as PostgresOutbox
     from .outbox.sqlite import SQLiteOutbox
-    from .rendering import RenderedEmail, RenderedPush, Renderer
+    from .rendering import RenderConfig, RenderedEmail, RenderedPush, Renderer
 
 _LAZY = {
     "APNsChannel": ".channels.push.apns", "APNsConfig": ".channels.push.apns",
@@ -83,6 +83,7 @@ _LAZY = {
     "PostgresCodeStore": ".guest", "SQLiteCodeStore": ".guest", "VerificationCodes": ".guest",
     "PostgresOutbox": ".outbox.postgres", "SQLiteOutbox": ".outbox.sqlite",
     "RenderedEmail": ".rendering", "RenderedPush": ".rendering", "Renderer": ".rendering",
+    "RenderConfig": ".rendering",
 }
 
 
@@ -108,7 +109,7 @@ __all__ = [
     "OutboxUnavailableError",
     "Notifier", "OpenedLink", "Outbox", "PermanentDeliveryError", "PlannedDelivery", "Platform",
     "Preferences", "PublishResult", "PushMessage",
-    "Receipt", "Recipient", "RenderedEmail", "RenderedPush", "Renderer", "RetryPolicy",
+    "Receipt", "Recipient", "RenderConfig", "RenderedEmail", "RenderedPush", "Renderer", "RetryPolicy",
     "SMTPChannel", "SMTPConfig", "SQLiteCodeStore", "SQLiteOutbox", "Security",
     "Ticket", "TicketNotifyError", "TicketUpdate", "TransientDeliveryError",
     "UnknownLocaleError", "UpdateKind", "VerificationCodes", "Worker", "WorkerStats", "plan",

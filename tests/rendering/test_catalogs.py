@@ -188,3 +188,61 @@ def test_every_kind_is_written_in_swedish_not_copied_english(kind: str) -> None:
         assert entry is not None and entry.string, f"{kind}: {msgid!r} has no Swedish"
         strings = (entry.string,) if isinstance(entry.string, str) else entry.string
         assert all(s and s != msgid for s in strings), f"{kind}: {msgid!r} is left in English"
+
+
+HOST_HEADER = (
+    'msgid ""\nmsgstr ""\n"Language: {lang}\\n"\n'
+    '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n\n'
+)
+
+
+def host_catalog(root: Path, lang: str, entries: str) -> Path:
+    po = root / lang / "LC_MESSAGES" / "ticketnotify.po"
+    po.parent.mkdir(parents=True, exist_ok=True)
+    po.write_text(HOST_HEADER.format(lang=lang) + entries, "utf-8")
+    return po
+
+
+def test_a_partial_host_override_passes_because_the_shipped_entries_fill_in(
+    tmp_path: Path,
+) -> None:
+    host_catalog(tmp_path, "sv", 'msgid "View ticket"\nmsgstr "Öppna ärendet"\n\n'
+                                 'msgid "Updated:"\nmsgstr ""\n')
+    assert catalogs.check_host_catalogs([tmp_path]) == []
+
+
+def test_host_entries_are_checked_like_shipped_ones(tmp_path: Path) -> None:
+    po = host_catalog(tmp_path, "sv", '#, fuzzy\nmsgid "View ticket"\nmsgstr "Öppna"\n\n'
+                                      'msgid "Ticket %(ticket)s has been updated"\n'
+                                      'msgstr "Ärendet har uppdaterats"\n')
+    problems = [str(p) for p in catalogs.check_host_catalogs([tmp_path])]
+    assert problems == [
+        f"{po}:7: fuzzy: msgid 'View ticket' is marked fuzzy; review it and remove the flag",
+        f"{po}:10: placeholders differ in msgid 'Ticket %(ticket)s has been updated': "
+        "msgid has %(ticket)s, msgstr has none",
+    ]
+
+
+def test_a_new_host_language_must_translate_everything(tmp_path: Path) -> None:
+    po = host_catalog(tmp_path, "fi", 'msgid "View ticket"\nmsgstr "Näytä tiketti"\n')
+    problems = catalogs.check_host_catalogs([tmp_path])
+    with (LOCALES_DIR / "messages.pot").open("rb") as fh:
+        expected = sum(1 for m in read_po(fh) if m.id) - 1
+    assert len(problems) == expected
+    assert all("has no 'fi' translation" in p.message and str(po) in p.message for p in problems)
+
+
+def test_a_host_msgid_no_template_uses_is_stale_when_templates_are_given(tmp_path: Path) -> None:
+    locales, templates = tmp_path / "locales", tmp_path / "templates"
+    (templates / "email").mkdir(parents=True)
+    (templates / "email" / "update.html").write_text(
+        '{% extends "ticketnotify/email/update.html" %}{% block footer %}'
+        "{% trans %}Open 8-16{% endtrans %}{% endblock %}", "utf-8")
+    po = host_catalog(locales, "sv", 'msgid "Open 8-16"\nmsgstr "Öppet 8-16"\n\n'
+                                     'msgid "Opne 8-16"\nmsgstr "Öppet 8-16"\n')
+    problems = [str(p) for p in catalogs.check_host_catalogs([locales], [templates])]
+    assert problems == [f"{po}:9: stale: msgid 'Opne 8-16' is used by no shipped or host "
+                        "template; fix its spelling or remove it"]
+    # Without --templates the added msgid counts as the host's own: no stale line, but it
+    # then needs a translation in every non-English locale the host has.
+    assert catalogs.check_host_catalogs([locales]) == []

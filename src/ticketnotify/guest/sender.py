@@ -15,10 +15,14 @@ import asyncio
 import secrets
 import threading
 from collections.abc import Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..channels.base import Channel
+from ..errors import ConfigurationError
 from ..messages import EmailMessage
+
+if TYPE_CHECKING:
+    from ..rendering.environment import RenderConfig
 
 TEMPLATE = "verification_code"
 T = TypeVar("T")
@@ -132,14 +136,30 @@ class EmailCodeSender:
     channel: ``await sender.aclose()``, ``sender.close()`` or ``async with``.
 
     Args:
-        renderer: a ``ticketnotify.rendering.Renderer`` (``Renderer.shared()``).
+        renderer: the same ``Renderer`` the ``Notifier`` uses, so the code email speaks
+            the host's catalogs and templates too; a ``RenderConfig`` here means
+            ``Renderer.shared(config)`` (the one object per configuration).
         channel: the email channel to send through, e.g. ``SMTPChannel(config)``.
         template: the template to render; ``"verification_code"`` ships in English and
             Swedish and gets ``code``, ``minutes`` and ``ticket_id`` in its context.
+
+    Raises:
+        ConfigurationError: ``renderer`` is neither a renderer nor a ``RenderConfig``, or
+            the config's folders are missing (from ``Renderer.shared``).
+        CatalogError: a catalog of the config does not parse (``path``, ``line``).
     """
 
-    def __init__(self, renderer: EmailRenderer, channel: Channel, *, template: str = TEMPLATE):
-        self.renderer = renderer
+    def __init__(
+        self, renderer: EmailRenderer | RenderConfig, channel: Channel, *, template: str = TEMPLATE
+    ) -> None:
+        if not hasattr(renderer, "render_email"):  # a RenderConfig; rendering loads lazily
+            from ..rendering import RenderConfig, Renderer
+
+            if not isinstance(renderer, RenderConfig):
+                raise ConfigurationError(
+                    f"renderer must be a Renderer or RenderConfig, not {type(renderer).__name__}")
+            renderer = Renderer.shared(renderer)
+        self.renderer: EmailRenderer = renderer
         self.channel = channel
         self.template = template
         self._home = LoopThread("ticketnotify-code-sender")

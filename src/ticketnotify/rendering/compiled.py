@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -146,9 +146,9 @@ class SkeletonCache(Generic[V]):
         with self._lock:
             return self._entries.setdefault((self.config, *key), value)
 
-    def keys(self) -> list[tuple[Hashable, ...]]:
+    def __iter__(self) -> Iterator[tuple[Hashable, ...]]:
         """Every stored key, configuration first (for tests and diagnostics)."""
-        return list(self._entries)
+        return iter(list(self._entries))
 
 
 def inline_css(html: str) -> str:
