@@ -299,3 +299,14 @@ def test_catalog_check_reports_a_host_template_string_no_catalog_translates(
         f"{template}:{line}: untranslated: msgid {FOOTER_EN!r} has no 'sv' translation in any "
         f"catalog (readers see English); translate it in {sv}"
     ]
+
+
+def test_a_syntax_error_in_a_host_template_names_the_file_and_line(tmp_path: Path) -> None:
+    body = tmp_path / "email" / "update.html"
+    body.parent.mkdir(parents=True)
+    body.write_text('{% extends "ticketnotify/email/update.html" %}\n'
+                    "{% block footer %}{% trans %}Open{% endtrans %}\n", "utf-8")
+    renderer = Renderer(RenderConfig(templates_dirs=[tmp_path]))
+    with pytest.raises(ConfigurationError) as info:
+        email_text(renderer, UpdateKind.RESOLVED, "sv")
+    assert str(info.value).startswith(f"{body}:2: template syntax error")
