@@ -230,7 +230,15 @@ def _guarded(path: Path, check: Any) -> Iterable[Problem]:
 
 
 def extract_host_templates(templates_dirs: Sequence[Path]) -> tuple[Catalog, list[Problem]]:
-    """Strings the host's templates ask to translate (``lineno`` and ``locations`` set)."""
+    """Strings the host's templates ask to translate.
+
+    Args:
+        templates_dirs: the host's template folders (``*.html`` and ``*.txt`` below them).
+
+    Returns:
+        A Babel ``Catalog`` whose messages carry ``locations`` (template file, line), and one
+        ``Problem`` per folder holding a template that does not parse.
+    """
     catalog = Catalog(domain=DOMAIN)
     problems: list[Problem] = []
     method_map = [("**.html", "jinja2"), ("**.txt", "jinja2")]

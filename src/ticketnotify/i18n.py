@@ -187,6 +187,13 @@ def catalog_chain(locales_dirs: Sequence[Path], locale_id: str) -> list[Path]:
     host's folders come before the shipped one (the last in ``locales_dirs``): a host entry
     overrides the shipped entry, and a string the host left untranslated falls back to the
     shipped translation, not to English.
+
+    Args:
+        locales_dirs: catalog folders in search order (the shipped one last).
+        locale_id: a negotiated catalog locale such as ``"sv"`` or ``"pt_BR"``.
+
+    Returns:
+        The existing ``.po`` files, most specific first (may be empty).
     """
     names = [locale_id]
     language = locale_id.split("_", 1)[0]
