@@ -1,4 +1,12 @@
-"""The connections the stores share (outbox, guest codes): one SQLite file, one PostgreSQL link."""
+"""The connections the stores share (outbox, guest codes): one SQLite file, one PostgreSQL link.
+
+Both turn a driver's exception into ours at the edge, so no caller ever sees ``sqlite3`` or
+``psycopg`` errors: an outage (server down, connection lost, file locked, disk full)
+becomes the store's ``StoreUnavailableError`` subclass, every time it happens; a setup
+that cannot work (missing directory, unknown database or role, failed login, missing
+tables) becomes ``ConfigurationError``. What is neither (a bug, a value the database
+refuses) passes through unchanged.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +14,29 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, StoreUnavailableError
 
 if TYPE_CHECKING:
     import psycopg
 
 ConnectionFactory = Callable[[], "psycopg.Connection[Any]"]
+Unavailable = type[StoreUnavailableError]
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor (sqlite3's, psycopg's) that the shared SQL code uses."""
+
+    @property
+    def rowcount(self) -> int: ...  # noqa: D102
+
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...  # noqa: D102
+
+    def fetchall(self) -> list[Any]: ...  # noqa: D102
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,36 +55,154 @@ def from_micros(value: int) -> datetime:
     return _EPOCH + value * _US
 
 
-class SQLiteFile:
-    """One WAL-mode connection shared by threads; writes take the file's write lock up front."""
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
-    def __init__(self, path: str | os.PathLike[str], *, what: str, busy_timeout: float = 30.0,
-                 pragmas: Sequence[str] = ()) -> None:
+
+# SQLite's primary result codes (https://sqlite.org/rescode.html) that mean the file cannot
+# be used as configured: waiting will not help, someone has to fix a path or permissions.
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_AUTH, _SQLITE_NOTADB = 3, 8, 14, 23, 26
+_SQLITE_CONFIG = {_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_AUTH, _SQLITE_NOTADB}
+_SQLITE_IOERR, _SQLITE_FULL = 10, 13
+# Busy, locked, out of memory, I/O error, corrupt, full, lock protocol: the file is there but
+# cannot take this call now.
+_SQLITE_OUTAGE = {5, 6, 7, _SQLITE_IOERR, 11, _SQLITE_FULL, 15}
+
+# Bytes of write-ahead log after which a write folds the log back into the file (and what a
+# reset log is truncated to). SQLite's own bound (``wal_autocheckpoint``) is kept high for
+# publish speed, but then a log of ~1 MB held the only free space after a disk-full, and
+# nothing folded it back (issue 11.3).
+WAL_BOUND = 4 * 1024 * 1024
+
+
+class SQLiteFile:
+    """One WAL-mode connection shared by threads; writes take the file's write lock up front.
+
+    Args:
+        path: The database file.
+        what: What the file is for, in messages ("SQLite outbox").
+        unavailable: The error class an outage raises (``OutboxUnavailableError`` ...).
+        busy_timeout: Seconds a write waits for another process's write lock.
+        pragmas: ``PRAGMA`` settings applied after opening (``"synchronous=NORMAL"``).
+        create: False refuses to create a file that does not exist yet.
+
+    Raises:
+        ConfigurationError: The file cannot be opened or created (missing directory,
+            permissions, not a database), or does not exist and ``create`` is False.
+        StoreUnavailableError: ``unavailable`` itself: the file is locked or the disk full.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, what: str, unavailable: Unavailable,
+                 busy_timeout: float = 30.0, pragmas: Sequence[str] = (),
+                 create: bool = True) -> None:
         self.path = os.fspath(path)
+        self.what = what
+        self.unavailable = unavailable
         self.lock = threading.RLock()
+        self._busy_ms = int(busy_timeout * 1000)
+        self._wal = self.path + "-wal"
+        if not create and not os.path.exists(self.path):
+            raise ConfigurationError(
+                f"no {what} at {self.path!r}: the file does not exist (nothing was created); "
+                "name the file your publishers write to (the README's default is "
+                "ticketnotify.sqlite3)")
+        target = self.path if create else f"file:{quote(os.path.abspath(self.path))}?mode=rw"
         try:
-            self.conn = sqlite3.connect(
-                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            for pragma in pragmas:
-                self.conn.execute(f"PRAGMA {pragma}")
+            self.conn = sqlite3.connect(target, timeout=busy_timeout, isolation_level=None,
+                                        check_same_thread=False, uri=not create)
         except sqlite3.Error as exc:
             raise ConfigurationError(
                 f"cannot open {what} {self.path!r}: {exc}; check the path and permissions"
             ) from exc
+        with self.guard():
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute(f"PRAGMA journal_size_limit={WAL_BOUND}")
+            for pragma in pragmas:
+                self.conn.execute(f"PRAGMA {pragma}")
+
+    def problem(self, exc: sqlite3.Error) -> Exception | None:
+        """Our error for a driver error: an outage, a setup problem, or None (pass it on)."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = None if code is None else code & 0xFF
+        if primary in _SQLITE_CONFIG:
+            return ConfigurationError(
+                f"cannot use {self.what} {self.path!r}: {_first_line(exc)}; check the path "
+                "and permissions")
+        if isinstance(exc, sqlite3.OperationalError) or primary in _SQLITE_OUTAGE:
+            return self.unavailable(
+                f"the {self.what} {self.path!r} is unavailable ({type(exc).__name__}: "
+                f"{_first_line(exc)}); nothing was stored or changed: try again once the disk "
+                "has room and no other process holds the file locked")
+        return None
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Raise our errors for the driver's; after a disk-full, fold the WAL back at once."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            problem = self.problem(exc)
+            if problem is None:
+                raise
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code in (_SQLITE_FULL, _SQLITE_IOERR):
+                # The log keeps growing by appending while nothing folds it back; after a
+                # checkpoint the next write reuses it from the start, and TRUNCATE gives
+                # its space back to the file system (issue 11.3).
+                self.checkpoint()
+            raise problem from exc
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """The connection for reads, with the lock held and errors translated."""
+        with self.lock, self.guard():
+            yield self.conn
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction, so checks made inside it still hold at commit."""
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            with self.guard():
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    # SQLite may have rolled back already (disk full, I/O error); a failing
+                    # ROLLBACK must not hide the error that says why.
+                    if self.conn.in_transaction:
+                        with suppress(sqlite3.Error):
+                            self.conn.execute("ROLLBACK")
+                    raise
+            if self.wal_size() > WAL_BOUND:
+                self.checkpoint()
+
+    def wal_size(self) -> int:
+        """Bytes in the write-ahead log file now (0 if there is none)."""
+        try:
+            return os.stat(self._wal).st_size
+        except OSError:
+            return 0
+
+    def checkpoint(self) -> bool:
+        """Fold the WAL into the file and truncate it; True if it completed.
+
+        Waits at most 0.2 s for other processes' readers and writers (then the next call
+        tries again), and never raises: it only ever makes room.
+        """
+        with self.lock:
+            if self.conn.in_transaction:
+                return False
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+                self.conn.execute("PRAGMA busy_timeout=200")
+                try:
+                    busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                finally:
+                    self.conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+            except sqlite3.Error:
+                return False
+            return bool(busy == 0)
 
     def close(self) -> None:
         """Close the connection; the file keeps everything committed."""
@@ -82,43 +221,100 @@ def import_psycopg(what: str) -> Any:
     return psycopg
 
 
+# A server that answered a connection attempt with one of these refused this setup: waiting
+# will not help. libpq gives no SQLSTATE for connection failures, so these are the server's
+# (English) words; any other failure to connect counts as an outage and is retried.
+_CONNECT_CONFIG = ("authentication failed", "does not exist", "no pg_hba.conf entry",
+                   "permission denied", "no password supplied", "role is not permitted")
+# SQLSTATEs of a working connection that mean the setup is wrong (missing table or schema,
+# no privilege, login rules); classes 08/53/57/58/40 and read-only (failover) are outages.
+_SQLSTATE_CONFIG = ("42P01", "3F000", "42501", "28000", "28P01", "3D000")
+_SQLSTATE_OUTAGE = ("08", "53", "57", "58", "40", "25006", "55P03")
+
+
 class PostgresConnection:
     """One autocommit psycopg connection in UTC, opened on first use and reopened if it breaks.
 
-    ``conninfo`` is a libpq string or URL, or a callable returning a fresh connection (hosts
-    that configure SSL, pools or search paths themselves).
+    Args:
+        conninfo: A libpq string or URL, or a callable returning a fresh connection (hosts
+            that configure SSL, pools or search paths themselves).
+        what: What the connection is for, in messages ("outbox").
+        unavailable: The error class an outage raises (``OutboxUnavailableError`` ...).
     """
 
-    def __init__(self, conninfo: str | ConnectionFactory, *, what: str) -> None:
+    def __init__(self, conninfo: str | ConnectionFactory, *, what: str,
+                 unavailable: Unavailable) -> None:
         self.psycopg = import_psycopg(what)
         self.what = what
+        self.unavailable = unavailable
         self.lock = threading.RLock()
         self._conn: psycopg.Connection[Any] | None = None
         if isinstance(conninfo, str):
             from psycopg.conninfo import conninfo_to_dict
 
+            try:
+                given = conninfo_to_dict(conninfo)
+            except self.psycopg.Error as exc:
+                raise ConfigurationError(
+                    f"the {what}'s connection string is not understood: {_first_line(exc)}"
+                ) from exc
             # Without a timeout an unreachable server hangs the caller for minutes;
             # the host's own value, if it gave one, wins.
-            extra = {} if "connect_timeout" in conninfo_to_dict(conninfo) else {
-                "connect_timeout": 10}
+            extra = {} if "connect_timeout" in given else {"connect_timeout": 10}
             self._factory: ConnectionFactory = lambda: self.psycopg.connect(conninfo, **extra)
         else:
             self._factory = conninfo
 
+    def problem(self, exc: Exception, *, connecting: bool = False) -> Exception | None:
+        """Our error for a driver error: an outage, a setup problem, or None (pass it on)."""
+        state = getattr(exc, "sqlstate", None) or ""
+        text = _first_line(exc)
+        if connecting:
+            config = isinstance(exc, self.psycopg.ProgrammingError) or any(
+                words in str(exc) for words in _CONNECT_CONFIG)
+        else:
+            config = state in _SQLSTATE_CONFIG
+        if config:
+            hint = ("the tables are missing: open the store once with create_schema=True or "
+                    "run its create_schema()" if state in ("42P01", "3F000")
+                    else "check the connection string, the role and its password")
+            return ConfigurationError(f"cannot use PostgreSQL for the {self.what}: {text}; {hint}")
+        if connecting or isinstance(exc, self.psycopg.OperationalError | self.psycopg.InterfaceError) \
+                or state.startswith(_SQLSTATE_OUTAGE):
+            return self.unavailable(
+                f"the {self.what} is unavailable ({type(exc).__name__}: {text}); nothing was "
+                "stored or changed: try again once the database is reachable")
+        return None
+
     def get(self) -> psycopg.Connection[Any]:
-        """The live connection (call with ``lock`` held)."""
+        """The live connection (call with ``lock`` held).
+
+        Raises:
+            StoreUnavailableError: ``unavailable``: the server cannot be reached now.
+            ConfigurationError: The server refused this setup (login, unknown database).
+        """
         if self._conn is None or self._conn.closed or self._conn.broken:
             try:
                 conn = self._factory()
+                conn.autocommit = True
+                conn.execute("SET TIME ZONE 'UTC'")
             except self.psycopg.Error as exc:
-                raise ConfigurationError(
-                    f"cannot connect to PostgreSQL for the {self.what}: {exc}; check the "
-                    "connection string and that the server is running"
-                ) from exc
-            conn.autocommit = True
-            conn.execute("SET TIME ZONE 'UTC'")
+                raise (self.problem(exc, connecting=True) or exc) from exc
             self._conn = conn
         return self._conn
+
+    @contextmanager
+    def session(self) -> Iterator[psycopg.Connection[Any]]:
+        """The live connection with the lock held; driver errors come out as ours."""
+        with self.lock:
+            conn = self.get()
+            try:
+                yield conn
+            except self.psycopg.Error as exc:
+                problem = self.problem(exc)
+                if problem is None:
+                    raise
+                raise problem from exc
 
     def close(self) -> None:
         """Close the connection; the database keeps everything committed."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ticketnotify.errors import ConfigurationError
+from ticketnotify.errors import ConfigurationError, InvalidInputError
 from ticketnotify.outbox.base import JobStatus, Outcome, OutcomeKind
 from ticketnotify.outbox.sqlite import SQLiteOutbox
 
@@ -56,8 +56,9 @@ def test_refusals_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="check the path"):
         SQLiteOutbox(tmp_path / "missing-dir" / "o.db")
     store = SQLiteOutbox(tmp_path / "o.db")
-    with pytest.raises(ConfigurationError, match=r"sqlite3\.Connection"):
+    with pytest.raises(InvalidInputError, match=r"sqlite3\.Connection") as refused:
         store.add([job("a")], T0, transaction=object())
+    assert refused.value.field == "transaction"
 
 
 def test_a_batch_of_outcomes_commits_all_or_none(tmp_path: Path) -> None:

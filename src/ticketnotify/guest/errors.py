@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..errors import InvalidInputError, TicketNotifyError
+from ..errors import InvalidInputError, StoreUnavailableError, TicketNotifyError
 
 
 class GuestAccessError(TicketNotifyError):
@@ -74,6 +74,14 @@ class WrongTicketGrantError(GrantError):
 
 class CodeError(GuestAccessError):
     """A verification code could not be sent or was not accepted."""
+
+
+class CodeStoreUnavailableError(CodeError, StoreUnavailableError):
+    """The code store is out of reach (database down, locked, disk full); nothing was stored.
+
+    Show "we cannot send or check codes right now, please try again in a minute". The
+    store call that raised it changed nothing, so trying again is safe.
+    """
 
 
 class MalformedCodeError(CodeError, InvalidInputError):
