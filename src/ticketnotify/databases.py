@@ -14,7 +14,8 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
@@ -39,6 +40,17 @@ class Cursor(Protocol):
     def fetchall(self) -> list[Any]: ...  # noqa: D102
 
 
+class Database(Protocol):
+    """What the shared SQL stores need of a connection holder (``SQLiteFile``, ``PostgresConnection``)."""
+
+    @property
+    def dialect(self) -> Dialect: ...  # noqa: D102
+
+    def transaction(self, statements: int = 1) -> AbstractContextManager[Cursor]: ...  # noqa: D102
+
+    def close(self) -> None: ...  # noqa: D102
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
@@ -53,6 +65,24 @@ def to_micros(moment: datetime) -> int:
 def from_micros(value: int) -> datetime:
     """Inverse of ``to_micros``; always timezone-aware UTC."""
     return _EPOCH + value * _US
+
+
+def aware(moment: datetime) -> datetime:
+    """Naive datetimes mean UTC, as everywhere in the library; never the session's zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How a database spells what the shared SQL (written with ``%s``) needs."""
+
+    sql: Callable[[str], str]  # a statement with ``%s`` placeholders, in the dialect's form
+    to_db: Callable[[datetime], Any]  # an instant as stored
+    from_db: Callable[[Any], datetime]  # an instant as read back, timezone-aware UTC
+
+
+SQLITE = Dialect(sql=lambda s: s.replace("%s", "?"), to_db=to_micros, from_db=from_micros)
+POSTGRES = Dialect(sql=lambda s: s, to_db=aware, from_db=lambda value: value)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -177,6 +207,14 @@ class SQLiteFile:
                     raise
             if self.wal_size() > WAL_BOUND:
                 self.checkpoint()
+
+    dialect = SQLITE
+
+    @contextmanager
+    def transaction(self, statements: int = 1) -> Iterator[Cursor]:
+        """A cursor in one write transaction (``write``), whatever the number of statements."""
+        with self.write() as conn:
+            yield conn.cursor()
 
     def wal_size(self) -> int:
         """Bytes in the write-ahead log file now (0 if there is none)."""
@@ -315,6 +353,15 @@ class PostgresConnection:
                 if problem is None:
                     raise
                 raise problem from exc
+
+    dialect = POSTGRES
+
+    @contextmanager
+    def transaction(self, statements: int = 1) -> Iterator[Cursor]:
+        """A cursor in one transaction; a single statement runs as its own (no extra trips)."""
+        with self.session() as conn, (
+                conn.transaction() if statements > 1 else nullcontext()), conn.cursor() as cur:
+            yield cur
 
     def close(self) -> None:
         """Close the connection; the database keeps everything committed."""

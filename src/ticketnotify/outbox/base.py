@@ -169,22 +169,19 @@ class Outbox(ABC):
             OutboxUnavailableError: The store is out of reach; none was recorded.
         """
 
+    # The three below are ``record`` with one outcome. Each returns True if recorded, False
+    # if the lease was lost, and raises ``OutboxUnavailableError`` (nothing recorded) during
+    # an outage; ``worker_id`` is the fence described under ``record``.
+
     def mark_delivered(
         self, job_id: int, now: datetime, detail: str = "", *, worker_id: str | None = None
     ) -> bool:
-        """Record a successful delivery and drop the lease (``record`` with one outcome).
+        """Record a successful delivery at ``now`` and drop the lease.
 
         Args:
-            job_id: The job's ``id``.
+            job_id: The job's ``id``; ``detail``: the provider's receipt (SMTP reply, APNs
+                id), kept for diagnostics; ``worker_id``: the claiming worker, or None.
             now: When it was delivered.
-            detail: The provider's receipt (SMTP reply, APNs id), kept for diagnostics.
-            worker_id: The claiming worker (the fence), or None.
-
-        Returns:
-            True if recorded; False if the lease was lost.
-
-        Raises:
-            OutboxUnavailableError: The store is out of reach; nothing was recorded.
         """
         return self.record([Outcome(job_id, OutcomeKind.DELIVERED, now, detail)],
                            worker_id=worker_id)[0]
@@ -192,19 +189,12 @@ class Outbox(ABC):
     def mark_retry(
         self, job_id: int, next_attempt_at: datetime, error: str, *, worker_id: str | None = None
     ) -> bool:
-        """Count a failed attempt and schedule the next one (``record`` with one outcome).
+        """Count a failed attempt and make the job due again at ``next_attempt_at``.
 
         Args:
-            job_id: The job's ``id``.
+            job_id: The job's ``id``; ``worker_id``: the claiming worker, or None.
             next_attempt_at: When the job is due again.
             error: Why the attempt failed, kept as ``last_error``.
-            worker_id: The claiming worker (the fence), or None.
-
-        Returns:
-            True if recorded; False if the lease was lost.
-
-        Raises:
-            OutboxUnavailableError: The store is out of reach; nothing was recorded.
         """
         return self.record([Outcome(job_id, OutcomeKind.RETRY, next_attempt_at, error)],
                            worker_id=worker_id)[0]
@@ -212,19 +202,9 @@ class Outbox(ABC):
     def mark_dead(
         self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
     ) -> bool:
-        """Give up on a job (dead letter), keeping the reason (``record`` with one outcome).
+        """Give up on a job (dead letter) at ``now``, keeping ``error`` as the reason.
 
-        Args:
-            job_id: The job's ``id``.
-            now: When it was given up on.
-            error: Why, kept as ``last_error`` and shown by ``outbox status``.
-            worker_id: The claiming worker (the fence), or None.
-
-        Returns:
-            True if recorded; False if the lease was lost.
-
-        Raises:
-            OutboxUnavailableError: The store is out of reach; nothing was recorded.
+        ``outbox status`` shows the reason; ``retry_dead`` revives the job.
         """
         return self.record([Outcome(job_id, OutcomeKind.DEAD, now, error)],
                            worker_id=worker_id)[0]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext, suppress
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from contextlib import suppress
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..databases import ConnectionFactory, Cursor, PostgresConnection
+from ..databases import ConnectionFactory, Cursor, PostgresConnection, aware
 from ..errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
 from .base import Job, NewJob, Outcome, OutcomeKind
 from .sql import COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox
@@ -49,11 +49,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def _aware(moment: datetime) -> datetime:
-    """Naive datetimes mean UTC, as everywhere in the library; never the session's zone."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 # Where the connection's outbox table is: the same database and table means the same outbox.
 _WHERE = "SELECT current_database(), to_regclass(%s)::oid"
 
@@ -77,10 +72,12 @@ class PostgresOutbox(SQLOutbox):
             ``create_schema`` connects).
     """
 
+    _db: PostgresConnection
+
     def __init__(
         self, conninfo: str | ConnectionFactory, *, create_schema: bool = True
     ) -> None:
-        self._pg = PostgresConnection(conninfo, what="outbox", unavailable=OutboxUnavailableError)
+        self._db = PostgresConnection(conninfo, what="outbox", unavailable=OutboxUnavailableError)
         # Host connections already checked to reach this outbox (see ``add``).
         self._joined: weakref.WeakKeyDictionary[Any, None] = weakref.WeakKeyDictionary()
         self._where: tuple[str, int] | None = None
@@ -94,7 +91,7 @@ class PostgresOutbox(SQLOutbox):
             OutboxUnavailableError: The server cannot be reached; nothing changed.
             ConfigurationError: The server refused the login, database or privileges.
         """
-        with self._pg.session() as conn, conn.transaction():
+        with self._db.session() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (SCHEMA_TABLE,))
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE}"
@@ -129,33 +126,12 @@ class PostgresOutbox(SQLOutbox):
                 "search path): point at the database your publishers use, or open it once "
                 "with create_schema=True")
 
-    @contextmanager
-    def _transaction(self, statements: int = 1) -> Iterator[Cursor]:
-        # One statement is its own transaction: BEGIN and COMMIT would only add trips.
-        with self._pg.session() as conn, (
-                conn.transaction() if statements > 1 else nullcontext()), conn.cursor() as cur:
-            yield cur
-
-    def _sql(self, sql: str) -> str:
-        return sql
-
-    def _to_db(self, moment: datetime) -> datetime:
-        return _aware(moment)
-
-    def _from_db(self, value: Any) -> datetime:
-        moment: datetime = value
-        return moment
-
     def _load(self, message: Any) -> dict[str, Any]:
         loaded: dict[str, Any] = message  # jsonb comes back decoded
         return loaded
 
     def add(
-        self,
-        jobs: Sequence[NewJob],
-        now: datetime,
-        *,
-        transaction: object | None = None,
+        self, jobs: Sequence[NewJob], now: datetime, *, transaction: object | None = None
     ) -> int:
         """Store all jobs in one statement, or in the host's transaction (see ``Outbox.add``).
 
@@ -169,7 +145,7 @@ class PostgresOutbox(SQLOutbox):
         """
         if not jobs:
             return 0
-        at = _aware(now)
+        at = aware(now)
         args = (
             at, at,
             [j.idempotency_key for j in jobs],
@@ -190,7 +166,7 @@ class PostgresOutbox(SQLOutbox):
 
     def _add_in(self, host: object, sql: str, args: Sequence[Any]) -> int:
         """Insert on the host's connection, inside its transaction, under a savepoint."""
-        psycopg = self._pg.psycopg
+        psycopg = self._db.psycopg
         if not isinstance(host, psycopg.Connection):
             raise InvalidInputError(
                 "transaction", "PostgresOutbox joins only a psycopg Connection inside a "
@@ -219,7 +195,7 @@ class PostgresOutbox(SQLOutbox):
                 cur.execute("RELEASE SAVEPOINT ticketnotify_publish")
                 return added
         except psycopg.Error as exc:
-            raise (self._pg.problem(exc) or exc) from exc
+            raise (self._db.problem(exc) or exc) from exc
 
     def _check_host(self, host: psycopg.Connection[Any]) -> None:
         """The host's connection must reach this outbox's own table; remember it if so."""
@@ -241,7 +217,7 @@ class PostgresOutbox(SQLOutbox):
     def _location(self) -> tuple[str, int | None]:
         """This store's database name and outbox table oid (asked once)."""
         if self._where is None:
-            with self._pg.session() as conn:
+            with self._db.session() as conn:
                 row = conn.execute(_WHERE, (TABLE,)).fetchone()
             assert row is not None
             if row[1] is None:
@@ -250,7 +226,7 @@ class PostgresOutbox(SQLOutbox):
         return self._where
 
     def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:
-        at = _aware(now)
+        at = aware(now)
         with self._transaction() as cur:
             cur.execute(
                 f"WITH due AS (SELECT id FROM {TABLE}"
@@ -279,11 +255,11 @@ class PostgresOutbox(SQLOutbox):
              # PostgreSQL text cannot hold NUL; a peer's reply might, and one unstorable
              # outcome must not fail every outcome recorded with it.
              [o.text.replace("\x00", "\ufffd") for o in chunk],
-             [_aware(o.at) for o in chunk], worker_id, worker_id),
+             [aware(o.at) for o in chunk], worker_id, worker_id),
         )
         applied = {row[0] for row in cur.fetchall()}
         return [o.job_id in applied for o in chunk]
 
     def close(self) -> None:
         """Close the store's connection; the database keeps every committed job."""
-        self._pg.close()
+        self._db.close()

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from ..databases import Cursor
+from ..databases import Cursor, Database
 from .base import ChannelCount, Job, JobStatus, Outbox, Outcome, OutcomeKind, outcome_groups
 
 TABLE = "ticketnotify_outbox"
@@ -45,22 +45,19 @@ ROWS_PER_STATEMENT = 500  # well under SQLite's limit on parameters per statemen
 class SQLOutbox(Outbox):
     """The shared half of the SQL stores; each dialect supplies the hooks below."""
 
-    @abstractmethod
+    _db: Database  # the connection holder: its dialect and transactions
+
     def _transaction(self, statements: int = 1) -> AbstractContextManager[Cursor]:
-        """A cursor in one transaction for this many statements: committed at the end,
-        rolled back on an error (a single statement may run as its own transaction)."""
+        return self._db.transaction(statements)
 
-    @abstractmethod
     def _sql(self, sql: str) -> str:
-        """The dialect's spelling of a statement written with ``%s`` placeholders."""
+        return self._db.dialect.sql(sql)
 
-    @abstractmethod
     def _to_db(self, moment: datetime) -> Any:
-        """An instant as the dialect stores it."""
+        return self._db.dialect.to_db(moment)
 
-    @abstractmethod
     def _from_db(self, value: Any) -> datetime:
-        """An instant as the dialect returns it, made timezone-aware UTC."""
+        return self._db.dialect.from_db(value)
 
     @abstractmethod
     def _load(self, message: Any) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from ..databases import Cursor, SQLiteFile, from_micros, to_micros
+from ..databases import Cursor, SQLiteFile, to_micros
 from ..errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
 from .base import Job, NewJob, Outcome, OutcomeKind
 from .sql import COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox
@@ -70,6 +70,8 @@ class SQLiteOutbox(SQLOutbox):
         OutboxUnavailableError: The file is locked past ``busy_timeout`` or the disk is full.
     """
 
+    _db: SQLiteFile
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -115,30 +117,12 @@ class SQLiteOutbox(SQLOutbox):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={number}")
 
-    @contextmanager
-    def _transaction(self, statements: int = 1) -> Iterator[Cursor]:
-        with self._db.write() as conn:
-            yield conn.cursor()
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("%s", "?")
-
-    def _to_db(self, moment: datetime) -> int:
-        return to_micros(moment)
-
-    def _from_db(self, value: Any) -> datetime:
-        return from_micros(value)
-
     def _load(self, message: Any) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(message)
         return loaded
 
     def add(
-        self,
-        jobs: Sequence[NewJob],
-        now: datetime,
-        *,
-        transaction: object | None = None,
+        self, jobs: Sequence[NewJob], now: datetime, *, transaction: object | None = None
     ) -> int:
         """Store all jobs in one transaction, or in the host's (see ``Outbox.add``).
 

@@ -7,11 +7,6 @@ transaction-scoped advisory lock per key, so two servers cannot both slip under 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime
-from typing import Any
-
 from ...databases import ConnectionFactory, Cursor, PostgresConnection
 from ..errors import CodeStoreUnavailableError
 from .sql import SQLCodeStore, schema
@@ -35,28 +30,13 @@ class PostgresCodeStore(SQLCodeStore):
     """
 
     def __init__(self, conninfo: str | ConnectionFactory, *, create_schema: bool = True) -> None:
-        self._pg = PostgresConnection(conninfo, what="code store",
+        self._db = PostgresConnection(conninfo, what="code store",
                                       unavailable=CodeStoreUnavailableError)
         if create_schema:
             with self._transaction() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 for statement in SCHEMA:
                     cur.execute(statement)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
-        with self._pg.session() as conn, conn.transaction(), conn.cursor() as cur:
-            yield cur
-
-    def _sql(self, sql: str) -> str:
-        return sql
-
-    def _to_db(self, moment: datetime) -> datetime:
-        return moment
-
-    def _from_db(self, value: Any) -> datetime:
-        moment: datetime = value
-        return moment
 
     def _lock_keys(self, cur: Cursor, keys: list[str]) -> None:
         for key in keys:
@@ -65,4 +45,4 @@ class PostgresCodeStore(SQLCodeStore):
 
     def close(self) -> None:
         """Close the store's connection; the database keeps everything."""
-        self._pg.close()
+        self._db.close()

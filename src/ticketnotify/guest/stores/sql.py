@@ -8,13 +8,12 @@ PostgreSQL's per-key advisory locks).
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from ...databases import Cursor
+from ...databases import Cursor, Database
 from .base import Attempt, CodeStore, RateLimit, StoredCode, longest, next_allowed
 
 CODE_COLUMNS = "ticket_id, address_key, code_hash, created_at, expires_at, attempts_left"
@@ -45,27 +44,22 @@ def schema(text: str, instant: str, integer: str) -> tuple[str, ...]:
 class SQLCodeStore(CodeStore):
     """The shared half of the SQL code stores; each dialect supplies the hooks below."""
 
-    @abstractmethod
+    _db: Database  # the connection holder: its dialect and transactions
+
     def _transaction(self) -> AbstractContextManager[Cursor]:
-        """A cursor in one transaction: committed at the end, rolled back on an error."""
+        return self._db.transaction(statements=2)
 
-    @abstractmethod
-    def _sql(self, sql: str) -> str:
-        """The dialect's spelling of a statement written with ``%s`` placeholders."""
-
-    @abstractmethod
     def _to_db(self, moment: datetime) -> Any:
-        """An instant as the dialect stores it."""
+        return self._db.dialect.to_db(moment)
 
-    @abstractmethod
     def _from_db(self, value: Any) -> datetime:
-        """An instant as the dialect returns it, made timezone-aware UTC."""
+        return self._db.dialect.from_db(value)
 
     def _lock_keys(self, cur: Cursor, keys: list[str]) -> None:  # noqa: B027 - optional
         """Serialise sends of these keys until the transaction ends (if the writer is not alone)."""
 
     def _run(self, cur: Cursor, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        cur.execute(self._sql(sql), params)
+        cur.execute(self._db.dialect.sql(sql), params)
         return cur
 
     def _code(self, row: Sequence[Any]) -> StoredCode:

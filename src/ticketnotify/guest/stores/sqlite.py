@@ -7,12 +7,8 @@ Its tables are prefixed ``guest_`` and created with ``IF NOT EXISTS``; it leaves
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime
-from typing import Any
 
-from ...databases import Cursor, SQLiteFile, from_micros, to_micros
+from ...databases import SQLiteFile
 from ..errors import CodeStoreUnavailableError
 from .sql import SQLCodeStore, schema
 
@@ -41,20 +37,6 @@ class SQLiteCodeStore(SQLCodeStore):
         with self._db.write() as conn:
             for statement in SCHEMA:
                 conn.execute(statement)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
-        with self._db.write() as conn:  # BEGIN IMMEDIATE: one writer, so checks still hold
-            yield conn.cursor()
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("%s", "?")
-
-    def _to_db(self, moment: datetime) -> int:
-        return to_micros(moment)
-
-    def _from_db(self, value: Any) -> datetime:
-        return from_micros(value)
 
     def close(self) -> None:
         """Close the connection; the file keeps every code and send record."""
