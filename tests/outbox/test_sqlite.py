@@ -45,8 +45,9 @@ def test_a_failing_row_stores_none_of_the_update(tmp_path: Path) -> None:
     store = SQLiteOutbox(tmp_path / "o.db")
     broken = job("b")
     object.__setattr__(broken, "channel", None)  # NOT NULL violated by the second row
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(InvalidInputError, match="nothing was stored") as refused:
         store.add([job("a"), broken], T0)
+    assert refused.value.field == "jobs"
     assert store.get("a") is None
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..databases import ConnectionFactory, Cursor, PostgresConnection, aware
 from ..errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
 from .base import Job, NewJob, Outcome, OutcomeKind
-from .sql import COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox
+from .sql import COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
 
 if TYPE_CHECKING:
     import psycopg
@@ -158,11 +158,15 @@ class PostgresOutbox(SQLOutbox):
             " FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(k, c, m)"
             " ON CONFLICT (idempotency_key) DO NOTHING"
         )
-        if transaction is not None:
-            return self._add_in(transaction, sql, args)
-        with self._transaction() as cur:
-            cur.execute(sql, args)
-            return cur.rowcount
+        psycopg = self._db.psycopg
+        try:
+            if transaction is not None:
+                return self._add_in(transaction, sql, args)
+            with self._transaction() as cur:
+                cur.execute(sql, args)
+                return cur.rowcount
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
+            raise refused(exc) from exc
 
     def _add_in(self, host: object, sql: str, args: Sequence[Any]) -> int:
         """Insert on the host's connection, inside its transaction, under a savepoint."""

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ..databases import Cursor, Database
+from ..errors import InvalidInputError
 from .base import ChannelCount, Job, JobStatus, Outbox, Outcome, OutcomeKind, outcome_groups
 
 TABLE = "ticketnotify_outbox"
@@ -40,6 +41,13 @@ OUTCOME_SET = {
 FENCE = "(CAST(%s AS TEXT) IS NULL OR (o.status = 'pending' AND o.leased_by = %s))"
 
 ROWS_PER_STATEMENT = 500  # well under SQLite's limit on parameters per statement
+
+
+def refused(exc: Exception) -> InvalidInputError:
+    """A value the database would not store (a NUL in a message, a missing channel)."""
+    return InvalidInputError(
+        "jobs", f"the outbox refused a value ({type(exc).__name__}: "
+        f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}); nothing was stored")
 
 
 class SQLOutbox(Outbox):

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from ..databases import Cursor, SQLiteFile, to_micros
 from ..errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
 from .base import Job, NewJob, Outcome, OutcomeKind
-from .sql import COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox
+from .sql import COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
 
 # Each entry moves the schema one version up; ``PRAGMA user_version`` records where a file is.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -138,14 +138,17 @@ class SQLiteOutbox(SQLOutbox):
             f"INSERT INTO {TABLE} (idempotency_key, channel, message, next_attempt_at, created_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
         )
-        if transaction is not None:
-            return self._add_in(transaction, sql, rows)
-        if not rows:
-            return 0
-        with self._db.write() as conn:
-            before = conn.total_changes
-            conn.executemany(sql, rows)
-            return conn.total_changes - before
+        try:
+            if transaction is not None:
+                return self._add_in(transaction, sql, rows)
+            if not rows:
+                return 0
+            with self._db.write() as conn:
+                before = conn.total_changes
+                conn.executemany(sql, rows)
+                return conn.total_changes - before
+        except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
+            raise refused(exc) from exc
 
     def _add_in(self, host: object, sql: str, rows: list[tuple[Any, ...]]) -> int:
         """Insert on the host's connection, inside its transaction, under a savepoint."""
