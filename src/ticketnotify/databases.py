@@ -103,7 +103,7 @@ _SQLITE_OUTAGE = {5, 6, 7, _SQLITE_IOERR, 11, _SQLITE_FULL, 15}
 # reset log is truncated to). SQLite's own bound (``wal_autocheckpoint``) is kept high for
 # publish speed, but then a log of ~1 MB held the only free space after a disk-full, and
 # nothing folded it back (issue 11.3).
-WAL_BOUND = 4 * 1024 * 1024
+WAL_BOUND = 256 * 1024
 
 
 class SQLiteFile:
@@ -132,6 +132,7 @@ class SQLiteFile:
         self.lock = threading.RLock()
         self._busy_ms = int(busy_timeout * 1000)
         self._wal = self.path + "-wal"
+        self._fold_first = False  # a disk-full left the log unfolded: fold before writing
         if not create and not os.path.exists(self.path):
             raise ConfigurationError(
                 f"no {what} at {self.path!r}: the file does not exist (nothing was created); "
@@ -177,10 +178,11 @@ class SQLiteFile:
                 raise
             code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
             if code in (_SQLITE_FULL, _SQLITE_IOERR):
-                # The log keeps growing by appending while nothing folds it back; after a
-                # checkpoint the next write reuses it from the start, and TRUNCATE gives
-                # its space back to the file system (issue 11.3).
-                self.checkpoint()
+                # The log grows by appending until a checkpoint folds it back; TRUNCATE then
+                # gives its space to the file system. Folding needs room for the file to
+                # grow, so until it succeeds every write tries it first, before it uses up
+                # space freed meanwhile (issue 11.3).
+                self._fold_first = not self.checkpoint()
             raise problem from exc
 
     @contextmanager
@@ -193,6 +195,8 @@ class SQLiteFile:
     def write(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction, so checks made inside it still hold at commit."""
         with self.lock:
+            if self._fold_first:
+                self._fold_first = not self.checkpoint()
             with self.guard():
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
