@@ -99,11 +99,12 @@ _SQLITE_IOERR, _SQLITE_FULL = 10, 13
 # cannot take this call now.
 _SQLITE_OUTAGE = {5, 6, 7, _SQLITE_IOERR, 11, _SQLITE_FULL, 15}
 
-# Bytes of write-ahead log after which a write folds the log back into the file (and what a
-# reset log is truncated to). SQLite's own bound (``wal_autocheckpoint``) is kept high for
-# publish speed, but then a log of ~1 MB held the only free space after a disk-full, and
-# nothing folded it back (issue 11.3).
-WAL_BOUND = 256 * 1024
+# Bytes of write-ahead log after which a worker's claim folds the log back into the file
+# (and what a reset log is truncated to). SQLite's own bound (``wal_autocheckpoint``) is
+# kept high for publish speed, but then a log of ~1 MB held the only free space after a
+# disk-full, and nothing folded it back (issue 11.3). Publishers never fold on size: each
+# fold costs an fsync, and folding every 4 MB in ``publish`` cost ~40% of its rate here.
+WAL_LIMIT = 4 * 1024 * 1024
 
 
 class SQLiteFile:
@@ -116,6 +117,7 @@ class SQLiteFile:
         busy_timeout: Seconds a write waits for another process's write lock.
         pragmas: ``PRAGMA`` settings applied after opening (``"synchronous=NORMAL"``).
         create: False refuses to create a file that does not exist yet.
+        wal_limit: Bytes of write-ahead log after which a write folds it into the file.
 
     Raises:
         ConfigurationError: The file cannot be opened or created (missing directory,
@@ -125,12 +127,13 @@ class SQLiteFile:
 
     def __init__(self, path: str | os.PathLike[str], *, what: str, unavailable: Unavailable,
                  busy_timeout: float = 30.0, pragmas: Sequence[str] = (),
-                 create: bool = True) -> None:
+                 create: bool = True, wal_limit: int = WAL_LIMIT) -> None:
         self.path = os.fspath(path)
         self.what = what
         self.unavailable = unavailable
         self.lock = threading.RLock()
         self._busy_ms = int(busy_timeout * 1000)
+        self.wal_limit = wal_limit
         self._wal = self.path + "-wal"
         self._fold_first = False  # a disk-full left the log unfolded: fold before writing
         if not create and not os.path.exists(self.path):
@@ -148,7 +151,7 @@ class SQLiteFile:
             ) from exc
         with self.guard():
             self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute(f"PRAGMA journal_size_limit={WAL_BOUND}")
+            self.conn.execute(f"PRAGMA journal_size_limit={self.wal_limit}")
             for pragma in pragmas:
                 self.conn.execute(f"PRAGMA {pragma}")
 
@@ -209,8 +212,20 @@ class SQLiteFile:
                         with suppress(sqlite3.Error):
                             self.conn.execute("ROLLBACK")
                     raise
-            if self.wal_size() > WAL_BOUND:
+            wal = self.wal_size()
+            if wal > self.free_space():
+                # Bigger than the room left on the disk: folding now still has room for
+                # the file to grow, later it might not (issue 11.3).
                 self.checkpoint()
+
+    def fold(self, *, idle: bool) -> None:
+        """Fold the log back if a worker found nothing due, or it passed ``wal_limit``.
+
+        Workers call this after claiming, so publishers never wait for a fold.
+        """
+        wal = self.wal_size()
+        if wal > self.wal_limit or (idle and wal > 0):
+            self.checkpoint()
 
     dialect = SQLITE
 
@@ -227,11 +242,20 @@ class SQLiteFile:
         except OSError:
             return 0
 
-    def checkpoint(self) -> bool:
-        """Fold the WAL into the file and truncate it; True if it completed.
+    def free_space(self) -> int:
+        """Bytes the file system holding the file still has for us (huge if unknown)."""
+        try:
+            stat = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        except (OSError, AttributeError):  # no statvfs (Windows): rely on the size bound
+            return 1 << 62
+        return stat.f_bavail * stat.f_frsize
+
+    def checkpoint(self, mode: str = "TRUNCATE") -> bool:
+        """Fold the WAL into the file (TRUNCATE: and give the log's space back); True if done.
 
         Waits at most 0.2 s for other processes' readers and writers (then the next call
-        tries again), and never raises: it only ever makes room.
+        tries again), and never raises: it only ever makes room. ``"PASSIVE"`` waits for
+        nobody and lets the next write start the log over, without shrinking the file.
         """
         with self.lock:
             if self.conn.in_transaction:
@@ -239,7 +263,7 @@ class SQLiteFile:
             try:
                 self.conn.execute("PRAGMA busy_timeout=200")
                 try:
-                    busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                    busy = self.conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()[0]
                 finally:
                     self.conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             except sqlite3.Error:

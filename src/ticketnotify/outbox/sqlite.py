@@ -10,7 +10,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from ..databases import Cursor, SQLiteFile, to_micros
+from ..databases import WAL_LIMIT, Cursor, SQLiteFile, to_micros
 from ..errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
 from .base import Job, NewJob, Outcome, OutcomeKind
 from .sql import COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
@@ -49,9 +49,11 @@ def _dump(message: dict[str, Any]) -> str:
 class SQLiteOutbox(SQLOutbox):
     """Outbox in one SQLite file; several worker processes may share it (writes serialise).
 
-    The write-ahead log is folded back into the file whenever it passes 4 MB, when a
-    claim finds nothing due, and at once after a disk-full, so freeing a little disk space
-    is enough for publishing and delivery to resume.
+    The write-ahead log is folded back into the file (and its space given back) when a
+    claim finds nothing due or the log has passed ``wal_limit``, when a write leaves it
+    bigger than the free space on the disk, and before the next write after a disk-full.
+    After a disk-full, publishing and delivery resume once the disk has room for the
+    log's unfolded pages to move into the file.
 
     Args:
         path: The database file; created (with its tables) unless ``create`` is False.
@@ -63,6 +65,8 @@ class SQLiteOutbox(SQLOutbox):
             ``OutboxUnavailableError``.
         create: False refuses a file that does not exist (workers and ``outbox status``
             must not create an empty outbox next to the one publishers fill).
+        wal_limit: Bytes of write-ahead log after which a worker's claim folds it back
+            (default 4 MB).
 
     Raises:
         ConfigurationError: Bad ``durability``; SQLite older than 3.35; the file cannot be
@@ -79,6 +83,7 @@ class SQLiteOutbox(SQLOutbox):
         durability: Literal["full", "normal"] = "normal",
         busy_timeout: float = 30.0,
         create: bool = True,
+        wal_limit: int = WAL_LIMIT,
     ) -> None:
         if durability not in ("full", "normal"):
             raise ConfigurationError(
@@ -91,7 +96,7 @@ class SQLiteOutbox(SQLOutbox):
             )
         self._db = SQLiteFile(
             path, what="SQLite outbox", unavailable=OutboxUnavailableError,
-            busy_timeout=busy_timeout, create=create, pragmas=(
+            busy_timeout=busy_timeout, create=create, wal_limit=wal_limit, pragmas=(
                 f"synchronous={durability.upper()}",
                 # Let SQLite checkpoint the WAL rarely and keep hot pages cached: publishing
                 # writes a few pages per transaction, and frequent checkpoints cost more than
@@ -195,8 +200,7 @@ class SQLiteOutbox(SQLOutbox):
                 f" RETURNING {COLUMNS}",
                 (lease, worker_id, at, at, limit),
             ).fetchall()
-        if not rows and self._db.wal_size() > 0:
-            self._db.checkpoint()  # idle: fold the log back while nobody needs the file
+        self._db.fold(idle=not rows)
         jobs = [self._job(r) for r in rows]
         jobs.sort(key=lambda j: (j.next_attempt_at, j.id))
         return jobs
