@@ -73,3 +73,43 @@ def test_a_batch_of_outcomes_commits_all_or_none(tmp_path: Path) -> None:
     assert store.record([Outcome(i, OutcomeKind.DELIVERED, T0, "250 ok") for i in ids],
                         worker_id="w") == [True, True]
     store.close()
+
+
+def test_an_autocommit_connection_outside_a_transaction_is_refused(tmp_path: Path) -> None:
+    store = SQLiteOutbox(tmp_path / "o.db")
+    host = sqlite3.connect(tmp_path / "o.db", isolation_level=None)
+    with pytest.raises(InvalidInputError, match="autocommit") as refused:
+        store.add([job("a")], T0, transaction=host)
+    assert refused.value.field == "transaction"
+    assert store.get("a") is None
+    host.close()
+    store.close()
+
+
+def test_a_connection_on_another_file_is_refused(tmp_path: Path) -> None:
+    store = SQLiteOutbox(tmp_path / "o.db")
+    SQLiteOutbox(tmp_path / "other.db").close()
+    host = sqlite3.connect(tmp_path / "other.db")
+    with pytest.raises(InvalidInputError, match="no worker would see"):
+        store.add([job("a")], T0, transaction=host)
+    host.rollback()
+    host.close()
+    store.close()
+
+
+def test_a_failed_insert_leaves_the_host_transaction_usable(tmp_path: Path) -> None:
+    store = SQLiteOutbox(tmp_path / "o.db")
+    host = sqlite3.connect(tmp_path / "o.db")
+    host.execute("CREATE TABLE tickets (id TEXT PRIMARY KEY, status TEXT)")
+    host.commit()
+    host.execute("INSERT INTO tickets VALUES ('T-1', 'solved')")
+    broken = job("b")
+    object.__setattr__(broken, "channel", None)  # NOT NULL violated by the second row
+    with pytest.raises(InvalidInputError):
+        store.add([job("a"), broken], T0, transaction=host)
+    host.execute("UPDATE tickets SET status = 'closed'")
+    host.commit()
+    assert host.execute("SELECT status FROM tickets").fetchall() == [("closed",)]
+    assert store.get("a") is None, "none of the update's jobs"
+    host.close()
+    store.close()
