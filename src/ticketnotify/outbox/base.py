@@ -169,19 +169,22 @@ class Outbox(ABC):
             OutboxUnavailableError: The store is out of reach; none was recorded.
         """
 
-    # The three below are ``record`` with one outcome. Each returns True if recorded, False
-    # if the lease was lost, and raises ``OutboxUnavailableError`` (nothing recorded) during
-    # an outage; ``worker_id`` is the fence described under ``record``.
-
     def mark_delivered(
         self, job_id: int, now: datetime, detail: str = "", *, worker_id: str | None = None
     ) -> bool:
-        """Record a successful delivery at ``now`` and drop the lease.
+        """Record a successful delivery and drop the lease: ``record`` with one outcome.
 
         Args:
-            job_id: The job's ``id``; ``detail``: the provider's receipt (SMTP reply, APNs
-                id), kept for diagnostics; ``worker_id``: the claiming worker, or None.
+            job_id: The job's ``id``.
             now: When it was delivered.
+            detail: The provider's receipt (SMTP reply, APNs id), kept for diagnostics.
+            worker_id: The claiming worker (the fence, see ``record``), or None.
+
+        Returns:
+            True if recorded, False if the lease was lost.
+
+        Raises:
+            OutboxUnavailableError: The store is out of reach; nothing was recorded.
         """
         return self.record([Outcome(job_id, OutcomeKind.DELIVERED, now, detail)],
                            worker_id=worker_id)[0]
@@ -189,12 +192,18 @@ class Outbox(ABC):
     def mark_retry(
         self, job_id: int, next_attempt_at: datetime, error: str, *, worker_id: str | None = None
     ) -> bool:
-        """Count a failed attempt and make the job due again at ``next_attempt_at``.
+        """Count a failed attempt; the job is due again at ``next_attempt_at``.
+
+        The same as ``record([Outcome(job_id, OutcomeKind.RETRY, next_attempt_at, error)])``:
+        True if recorded, False if the lease was lost; ``OutboxUnavailableError`` (nothing
+        recorded) during an outage.
 
         Args:
-            job_id: The job's ``id``; ``worker_id``: the claiming worker, or None.
-            next_attempt_at: When the job is due again.
+            job_id: The job's ``id``.
+            next_attempt_at: When to try again (the worker adds the backoff, in seconds,
+                to its clock).
             error: Why the attempt failed, kept as ``last_error``.
+            worker_id: The claiming worker (the fence), or None.
         """
         return self.record([Outcome(job_id, OutcomeKind.RETRY, next_attempt_at, error)],
                            worker_id=worker_id)[0]
@@ -202,9 +211,12 @@ class Outbox(ABC):
     def mark_dead(
         self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
     ) -> bool:
-        """Give up on a job (dead letter) at ``now``, keeping ``error`` as the reason.
+        """Give up on a job (dead letter), keeping ``error``; ``retry_dead`` revives it.
 
-        ``outbox status`` shows the reason; ``retry_dead`` revives the job.
+        Returns True if recorded, False if the lease was lost, as ``record`` with one
+        ``OutcomeKind.DEAD`` outcome does, and raises ``OutboxUnavailableError`` (nothing
+        recorded) during an outage. ``now`` is when it was given up on; ``outbox status``
+        shows ``error``; ``worker_id`` is the fence, or None.
         """
         return self.record([Outcome(job_id, OutcomeKind.DEAD, now, error)],
                            worker_id=worker_id)[0]
