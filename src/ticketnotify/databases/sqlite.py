@@ -27,6 +27,9 @@ _SQLITE_OUTAGE = {5, 6, 7, _SQLITE_IOERR, 11, _SQLITE_FULL, 15}
 # disk-full, and nothing folded it back (issue 11.3). Publishers never fold on size: each
 # fold costs an fsync, and folding every 4 MB in ``publish`` cost ~40% of its rate here.
 WAL_LIMIT = 4 * 1024 * 1024
+# An idle worker folds a log bigger than this: a smaller one is not worth an fsync on every
+# poll while a trickle of publishes goes on.
+IDLE_FOLD = 64 * 1024
 
 
 class SQLiteFile:
@@ -141,12 +144,12 @@ class SQLiteFile:
                 self.checkpoint()
 
     def fold(self, *, idle: bool) -> None:
-        """Fold the log back if a worker found nothing due, or it passed ``wal_limit``.
+        """Fold the log back if it passed ``wal_limit``, or a worker found nothing due (64 KB+).
 
         Workers call this after claiming, so publishers never wait for a fold.
         """
         wal = self.wal_size()
-        if wal > self.wal_limit or (idle and wal > 0):
+        if wal > self.wal_limit or (idle and wal > IDLE_FOLD):
             self.checkpoint()
 
     dialect = SQLITE
