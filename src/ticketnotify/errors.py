@@ -24,7 +24,17 @@ class ConfigurationError(TicketNotifyError, ValueError):
     """The library was set up wrongly (missing key, unknown channel, bad template dir)."""
 
 
-class OutboxUnavailableError(TicketNotifyError):
+class StoreUnavailableError(TicketNotifyError):
+    """A store (outbox, code store) is out of reach: database down, locked, disk full.
+
+    The call changed nothing (its transaction rolled back), so repeating it later is safe.
+    Raised on every call while the outage lasts, never a driver's own exception; a store
+    that is set up wrongly (bad path, unknown database, failed login) raises
+    ``ConfigurationError`` instead, because waiting will not help.
+    """
+
+
+class OutboxUnavailableError(StoreUnavailableError):
     """The outbox could not store a publish (database down, locked, disk full); nothing was stored."""
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
-from ticketnotify.errors import ConfigurationError
+from ticketnotify.errors import InvalidInputError, OutboxUnavailableError
 from ticketnotify.outbox.base import JobStatus, Outcome, OutcomeKind
 from ticketnotify.outbox.postgres import PostgresOutbox
 
@@ -63,8 +65,9 @@ def test_a_host_exception_inside_the_transaction_block_rolls_back_the_jobs(
 
 
 def test_only_a_psycopg_connection_can_be_joined(pg_outbox: PostgresOutbox) -> None:
-    with pytest.raises(ConfigurationError, match="psycopg Connection"):
+    with pytest.raises(InvalidInputError, match="psycopg Connection") as refused:
         pg_outbox.add([job("a")], T0, transaction="BEGIN")
+    assert refused.value.field == "transaction"
     assert pg_outbox.get("a") is None
 
 
@@ -73,7 +76,7 @@ def test_the_store_reconnects_after_its_connection_is_killed(
 ) -> None:
     pg_outbox.add([job("a")], T0)
     assert kill_connections(pg_conninfo) >= 1
-    with pytest.raises(psycopg.OperationalError):
+    with pytest.raises(OutboxUnavailableError, match="nothing was stored"):
         pg_outbox.get("a")
     assert pg_outbox.get("a") is not None  # the next call opens a fresh connection
 
@@ -104,8 +107,8 @@ def test_racing_schema_creation_applies_migrations_once(pg_conninfo: str) -> Non
         ).fetchone() == (1,)
 
 
-def test_an_unreachable_server_is_a_configuration_error_saying_what_to_check() -> None:
-    with pytest.raises(ConfigurationError, match="server is running"):
+def test_an_unreachable_server_is_an_outage_saying_nothing_was_stored() -> None:
+    with pytest.raises(OutboxUnavailableError, match="nothing was stored.*reachable"):
         PostgresOutbox("host=127.0.0.1 port=1 user=postgres connect_timeout=2")
 
 
@@ -121,3 +124,58 @@ def test_a_batch_of_outcomes_commits_all_or_none(pg_outbox: PostgresOutbox) -> N
                              Outcome(ids[1], OutcomeKind.RETRY, T0, "451 \x00 in a reply")],
                             worker_id="w") == [True, True]
     assert pg_outbox.get("b").last_error == "451 \ufffd in a reply"  # type: ignore[union-attr]
+
+
+def test_an_autocommit_connection_outside_a_transaction_is_refused(
+    pg_outbox: PostgresOutbox, pg_conninfo: str
+) -> None:
+    with psycopg.connect(pg_conninfo, autocommit=True) as host:
+        with pytest.raises(InvalidInputError, match="autocommit") as refused:
+            pg_outbox.add([job("a")], T0, transaction=host)
+        assert refused.value.field == "transaction"
+    assert pg_outbox.get("a") is None, "nothing committed on its own"
+
+
+def test_a_failed_insert_leaves_the_host_transaction_usable(
+    pg_outbox: PostgresOutbox, pg_conninfo: str
+) -> None:
+    with psycopg.connect(pg_conninfo) as host:
+        host_tables(host)
+        host.execute("INSERT INTO host_tickets VALUES ('T-1', 'solved')")
+        with pytest.raises(InvalidInputError):  # jsonb cannot hold NUL: the insert fails
+            pg_outbox.add([job("a"), job("b", note="\x00")], T0, transaction=host)
+        host.execute("UPDATE host_tickets SET status = 'closed'")  # still usable
+        host.commit()
+        assert host.execute("SELECT status FROM host_tickets").fetchone() == ("closed",)
+    assert pg_outbox.get("a") is None, "none of the update's jobs"
+
+
+def test_publishing_first_on_a_fresh_connection_joins_its_transaction(
+    pg_outbox: PostgresOutbox, pg_conninfo: str
+) -> None:
+    with psycopg.connect(pg_conninfo) as host:  # not autocommit: a transaction begins
+        assert pg_outbox.add([job("a")], T0, transaction=host) == 1
+        host.rollback()
+    assert pg_outbox.get("a") is None
+
+
+@pytest.mark.parametrize("other", ["no outbox", "another outbox"])
+def test_a_connection_that_reaches_another_outbox_is_refused(
+    pg_outbox: PostgresOutbox, pg_conninfo: str, other: str
+) -> None:
+    schema = f"other_{uuid.uuid4().hex[:8]}"
+    elsewhere = make_conninfo(pg_conninfo, options=f"-csearch_path={schema}")
+    with psycopg.connect(pg_conninfo, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        if other == "another outbox":
+            PostgresOutbox(elsewhere).close()
+        with psycopg.connect(elsewhere) as host:
+            with pytest.raises(InvalidInputError, match="no worker would see") as refused:
+                pg_outbox.add([job("a")], T0, transaction=host)
+            assert refused.value.field == "transaction"
+            host.rollback()
+    finally:
+        with psycopg.connect(pg_conninfo, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    assert pg_outbox.get("a") is None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ticketnotify.errors import ConfigurationError
+from ticketnotify.errors import ConfigurationError, InvalidInputError
 from ticketnotify.outbox.base import JobStatus, Outcome, OutcomeKind
 from ticketnotify.outbox.sqlite import SQLiteOutbox
 
@@ -45,8 +45,9 @@ def test_a_failing_row_stores_none_of_the_update(tmp_path: Path) -> None:
     store = SQLiteOutbox(tmp_path / "o.db")
     broken = job("b")
     object.__setattr__(broken, "channel", None)  # NOT NULL violated by the second row
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(InvalidInputError, match="nothing was stored") as refused:
         store.add([job("a"), broken], T0)
+    assert refused.value.field == "jobs"
     assert store.get("a") is None
 
 
@@ -56,8 +57,9 @@ def test_refusals_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="check the path"):
         SQLiteOutbox(tmp_path / "missing-dir" / "o.db")
     store = SQLiteOutbox(tmp_path / "o.db")
-    with pytest.raises(ConfigurationError, match=r"sqlite3\.Connection"):
+    with pytest.raises(InvalidInputError, match=r"sqlite3\.Connection") as refused:
         store.add([job("a")], T0, transaction=object())
+    assert refused.value.field == "transaction"
 
 
 def test_a_batch_of_outcomes_commits_all_or_none(tmp_path: Path) -> None:
@@ -70,4 +72,44 @@ def test_a_batch_of_outcomes_commits_all_or_none(tmp_path: Path) -> None:
     assert store.get("a").status is JobStatus.PENDING  # type: ignore[union-attr]
     assert store.record([Outcome(i, OutcomeKind.DELIVERED, T0, "250 ok") for i in ids],
                         worker_id="w") == [True, True]
+    store.close()
+
+
+def test_an_autocommit_connection_outside_a_transaction_is_refused(tmp_path: Path) -> None:
+    store = SQLiteOutbox(tmp_path / "o.db")
+    host = sqlite3.connect(tmp_path / "o.db", isolation_level=None)
+    with pytest.raises(InvalidInputError, match="autocommit") as refused:
+        store.add([job("a")], T0, transaction=host)
+    assert refused.value.field == "transaction"
+    assert store.get("a") is None
+    host.close()
+    store.close()
+
+
+def test_a_connection_on_another_file_is_refused(tmp_path: Path) -> None:
+    store = SQLiteOutbox(tmp_path / "o.db")
+    SQLiteOutbox(tmp_path / "other.db").close()
+    host = sqlite3.connect(tmp_path / "other.db")
+    with pytest.raises(InvalidInputError, match="no worker would see"):
+        store.add([job("a")], T0, transaction=host)
+    host.rollback()
+    host.close()
+    store.close()
+
+
+def test_a_failed_insert_leaves_the_host_transaction_usable(tmp_path: Path) -> None:
+    store = SQLiteOutbox(tmp_path / "o.db")
+    host = sqlite3.connect(tmp_path / "o.db")
+    host.execute("CREATE TABLE tickets (id TEXT PRIMARY KEY, status TEXT)")
+    host.commit()
+    host.execute("INSERT INTO tickets VALUES ('T-1', 'solved')")
+    broken = job("b")
+    object.__setattr__(broken, "channel", None)  # NOT NULL violated by the second row
+    with pytest.raises(InvalidInputError):
+        store.add([job("a"), broken], T0, transaction=host)
+    host.execute("UPDATE tickets SET status = 'closed'")
+    host.commit()
+    assert host.execute("SELECT status FROM tickets").fetchall() == [("closed",)]
+    assert store.get("a") is None, "none of the update's jobs"
+    host.close()
     store.close()

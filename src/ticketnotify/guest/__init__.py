@@ -6,6 +6,7 @@ from .errors import (
     CodeDeliveryError,
     CodeError,
     CodeExpiredError,
+    CodeStoreUnavailableError,
     ExpiredGrantError,
     ExpiredLinkError,
     GrantError,
@@ -26,13 +27,15 @@ from .errors import (
 from .links import DEFAULT_URL_PATTERN, EXAMPLE_URL_PATTERN, GuestLinks, OpenedLink
 from .sender import CodeSender, EmailCodeSender
 from .session import AccessGrant, AccessGrants
-from .stores.base import DEFAULT_SEND_LIMITS, CodeStore, MemoryCodeStore, RateLimit, StoredCode
+from .stores.base import DEFAULT_SEND_LIMITS, CodeStore, RateLimit, StoredCode
+from .stores.memory import MemoryCodeStore
 from .stores.postgres import PostgresCodeStore
 from .stores.sqlite import SQLiteCodeStore
 
 __all__ = [
     "DEFAULT_SEND_LIMITS", "DEFAULT_URL_PATTERN", "EXAMPLE_URL_PATTERN", "AccessGrant", "AccessGrants",
     "AddressMismatchError", "CodeDeliveryError", "CodeError", "CodeExpiredError", "CodeSender", "CodeStore",
+    "CodeStoreUnavailableError",
     "EmailCodeSender", "ExpiredGrantError", "ExpiredLinkError", "GrantError",
     "GuestAccessError", "GuestLinks", "InvalidGrantError", "LinkError", "MalformedCodeError",
     "MalformedLinkError", "MemoryCodeStore", "NoCodeError", "NotYetValidLinkError",

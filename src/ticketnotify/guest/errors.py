@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..errors import InvalidInputError, TicketNotifyError
+from ..errors import InvalidInputError, StoreUnavailableError, TicketNotifyError
 
 
 class GuestAccessError(TicketNotifyError):
@@ -89,6 +89,13 @@ class CodeDeliveryError(CodeError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         self.permanent = permanent
         super().__init__(message)
+
+class CodeStoreUnavailableError(CodeError, StoreUnavailableError):
+    """The code store is out of reach (database down, locked, disk full); nothing was stored.
+
+    Show "we cannot send or check codes right now, please try again in a minute". The
+    store call that raised it changed nothing, so trying again is safe.
+    """
 
 
 class MalformedCodeError(CodeError, InvalidInputError):

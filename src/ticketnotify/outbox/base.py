@@ -97,88 +97,203 @@ class Outbox(ABC):
     """Where every planned delivery is written before ``publish`` returns.
 
     Methods are synchronous: the stores are local or one round trip away, and hosts
-    publishing inside their own (sync) database transaction need them that way.
-    Time is passed in so tests and the worker share one clock.
+    publishing inside their own (sync) database transaction need them that way. Time is
+    passed in (timezone-aware; naive means UTC) so tests and the worker share one clock.
+
+    A store implements ``record`` once; ``mark_delivered``, ``mark_retry`` and ``mark_dead``
+    are ``record`` with one outcome. Every method of the SQLite and PostgreSQL stores raises
+    ``OutboxUnavailableError`` during an outage (nothing changed, call again later) and
+    ``ConfigurationError`` when the store is set up wrongly.
     """
 
     @abstractmethod
     def add(
         self, jobs: Sequence[NewJob], now: datetime, *, transaction: object | None = None
     ) -> int:
-        """Store all jobs or none; skip keys already stored; return how many were new.
+        """Store all jobs or none, skipping idempotency keys already stored.
 
-        ``transaction`` is the host's own open connection (stores that support it), so a
-        ticket change and its notifications commit or roll back together.
+        Args:
+            jobs: The deliveries to store; a key given twice is stored once.
+            now: Creation time, and when the jobs are first due.
+            transaction: The host's own open connection (stores that support it), so a
+                ticket change and its notifications commit or roll back together.
+
+        Returns:
+            How many jobs were new.
+
+        Raises:
+            OutboxUnavailableError: The store is out of reach; nothing was stored.
+            InvalidInputError: ``transaction`` cannot be joined (``field`` is
+                ``"transaction"``): wrong type, not inside a transaction, or its database
+                holds no outbox.
         """
 
     @abstractmethod
     def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:
-        """Lease up to ``limit`` due pending jobs (lease expired or never leased)."""
+        """Lease due pending jobs (never leased, or their lease expired) to one worker.
 
-    # Outcomes are fenced: with ``worker_id`` (the id the job was claimed with) a call takes
-    # effect only while the job is still pending and leased by that worker, so a worker whose
-    # lease expired cannot overwrite what the worker that re-claimed the job recorded. They
-    # return whether anything changed. ``worker_id=None`` skips the fence (hosts' own tools).
+        Args:
+            now: What counts as due: ``next_attempt_at <= now``.
+            limit: At most this many jobs.
+            lease_seconds: How long, in seconds, the jobs stay this worker's.
+            worker_id: The claiming worker; pass it again to ``record`` (the fence).
 
-    @abstractmethod
-    def mark_delivered(
-        self, job_id: int, now: datetime, detail: str = "", *, worker_id: str | None = None
-    ) -> bool:
-        """Record a successful delivery and drop the lease; False if the lease was lost."""
+        Returns:
+            The leased jobs, oldest due first; empty if nothing is due.
 
-    @abstractmethod
-    def mark_retry(
-        self, job_id: int, next_attempt_at: datetime, error: str, *, worker_id: str | None = None
-    ) -> bool:
-        """Count a failed attempt and schedule the next one; False if the lease was lost."""
+        Raises:
+            OutboxUnavailableError: The store is out of reach; nothing was leased.
+        """
 
     @abstractmethod
-    def mark_dead(
-        self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
-    ) -> bool:
-        """Give up on a job, keeping the reason; False if the lease was lost."""
-
     def record(
         self, outcomes: Sequence[Outcome], *, worker_id: str | None = None
     ) -> list[bool]:
-        """Apply outcomes in order, fenced like ``mark_*``; one result each (False: lease lost).
+        """Apply attempt outcomes in order, all or none (one transaction where there is one).
 
-        This default makes one ``mark_*`` call each; SQL stores override it to commit
-        them all in one transaction (all or none), which is what makes workers fast.
+        Outcomes are fenced: with ``worker_id`` (the id the jobs were claimed with) each takes
+        effect only while its job is still pending and leased by that worker, so a worker
+        whose lease expired cannot overwrite what the worker that re-claimed the job
+        recorded. ``worker_id=None`` skips the fence (hosts' own repair tools).
+
+        Args:
+            outcomes: ``Outcome(job_id, kind, at, text)`` each; ``at`` is when the job was
+                delivered or given up on, or for a retry when to try next.
+            worker_id: The claiming worker, or None for no fence.
+
+        Returns:
+            One bool per outcome, in order: True if applied, False if the lease was lost
+            (or the job is unknown).
+
+        Raises:
+            OutboxUnavailableError: The store is out of reach; none was recorded.
         """
-        results = []
-        for o in outcomes:
-            if o.kind is OutcomeKind.DELIVERED:
-                results.append(self.mark_delivered(o.job_id, o.at, o.text, worker_id=worker_id))
-            elif o.kind is OutcomeKind.RETRY:
-                results.append(self.mark_retry(o.job_id, o.at, o.text, worker_id=worker_id))
-            else:
-                results.append(self.mark_dead(o.job_id, o.at, o.text, worker_id=worker_id))
-        return results
+
+    def mark_delivered(
+        self, job_id: int, now: datetime, detail: str = "", *, worker_id: str | None = None
+    ) -> bool:
+        """Record a successful delivery and drop the lease: ``record`` with one outcome.
+
+        Args:
+            job_id: The job's ``id``.
+            now: When it was delivered.
+            detail: The provider's receipt (SMTP reply, APNs id), kept for diagnostics.
+            worker_id: The claiming worker (the fence, see ``record``), or None.
+
+        Returns:
+            True if recorded, False if the lease was lost.
+
+        Raises:
+            OutboxUnavailableError: The store is out of reach; nothing was recorded.
+        """
+        return self.record([Outcome(job_id, OutcomeKind.DELIVERED, now, detail)],
+                           worker_id=worker_id)[0]
+
+    def mark_retry(
+        self, job_id: int, next_attempt_at: datetime, error: str, *, worker_id: str | None = None
+    ) -> bool:
+        """Count a failed attempt; the job is due again at ``next_attempt_at``.
+
+        The same as ``record([Outcome(job_id, OutcomeKind.RETRY, next_attempt_at, error)])``:
+        True if recorded, False if the lease was lost; ``OutboxUnavailableError`` (nothing
+        recorded) during an outage.
+
+        Args:
+            job_id: The job's ``id``.
+            next_attempt_at: When to try again (the worker adds the backoff, in seconds,
+                to its clock).
+            error: Why the attempt failed, kept as ``last_error``.
+            worker_id: The claiming worker (the fence), or None.
+        """
+        return self.record([Outcome(job_id, OutcomeKind.RETRY, next_attempt_at, error)],
+                           worker_id=worker_id)[0]
+
+    def mark_dead(
+        self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
+    ) -> bool:
+        """Give up on a job (dead letter), keeping ``error``; ``retry_dead`` revives it.
+
+        Returns True if recorded, False if the lease was lost, as ``record`` with one
+        ``OutcomeKind.DEAD`` outcome does, and raises ``OutboxUnavailableError`` (nothing
+        recorded) during an outage. ``now`` is when it was given up on; ``outbox status``
+        shows ``error``; ``worker_id`` is the fence, or None.
+        """
+        return self.record([Outcome(job_id, OutcomeKind.DEAD, now, error)],
+                           worker_id=worker_id)[0]
 
     @abstractmethod
     def release(self, job_ids: Sequence[int], *, worker_id: str | None = None) -> int:
-        """Return pending leased jobs unattempted (graceful shutdown); return how many."""
+        """Hand leased pending jobs back unattempted (graceful shutdown), fenced like ``record``.
+
+        Args:
+            job_ids: The jobs' ``id``s; one listed twice is released once.
+            worker_id: The claiming worker (the fence), or None.
+
+        Returns:
+            How many jobs were released.
+
+        Raises:
+            OutboxUnavailableError: The store is out of reach; nothing was released.
+        """
 
     @abstractmethod
     def counts(self) -> list[ChannelCount]:
-        """Jobs by channel and status."""
+        """Jobs by channel and status.
+
+        Returns:
+            One ``ChannelCount(channel, status, count)`` per pair that has jobs, sorted.
+
+        Raises:
+            OutboxUnavailableError: The store is out of reach.
+        """
 
     @abstractmethod
     def oldest_pending(self) -> datetime | None:
-        """Creation time of the oldest pending job, to tell how far behind delivery is."""
+        """Creation time of the oldest pending job, to tell how far behind delivery is.
+
+        Returns:
+            A timezone-aware UTC datetime, or None if nothing is pending.
+
+        Raises:
+            OutboxUnavailableError: The store is out of reach.
+        """
 
     @abstractmethod
     def retry_dead(self, now: datetime, channel: str | None = None) -> int:
-        """Make dead jobs pending again with fresh attempts; return how many."""
+        """Make dead jobs pending again, due at ``now``, with fresh attempts.
+
+        Args:
+            now: When they become due.
+            channel: Only this channel's jobs (``"email"``); None for all.
+
+        Returns:
+            How many jobs were revived.
+
+        Raises:
+            OutboxUnavailableError: The store is out of reach; nothing changed.
+        """
 
     @abstractmethod
     def purge(self, older_than: datetime) -> int:
-        """Delete delivered and dead jobs created before ``older_than``; return how many."""
+        """Delete delivered and dead jobs created before ``older_than``; pending ones stay.
+
+        Returns:
+            How many jobs were deleted.
+
+        Raises:
+            OutboxUnavailableError: The store is out of reach; nothing was deleted.
+        """
 
     @abstractmethod
     def get(self, idempotency_key: str) -> Job | None:
-        """Look a job up by its key (tests, diagnostics)."""
+        """Look a job up by its idempotency key (tests, diagnostics).
 
-    def close(self) -> None:
-        """Release the store's connection; stores holding none keep the default."""
+        Returns:
+            The job, or None if no job has this key.
+
+        Raises:
+            OutboxUnavailableError: The store is out of reach.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook, stores holding nothing keep it
+        """Release the store's connection; committed jobs stay. Stores holding none do nothing."""

@@ -101,7 +101,7 @@ def register(subparsers: Any) -> None:
 
 def status_command(args: argparse.Namespace) -> int:
     """Print counts by channel and status, and how long the oldest pending job has waited."""
-    store = outbox_from_url(args.outbox)
+    store = outbox_from_url(args.outbox, create=False)
     try:
         counts = store.counts()
         oldest = store.oldest_pending()
@@ -129,7 +129,7 @@ def status_command(args: argparse.Namespace) -> int:
 
 def retry_command(args: argparse.Namespace) -> int:
     """Give dead jobs fresh attempts (after fixing what killed them)."""
-    store = outbox_from_url(args.outbox)
+    store = outbox_from_url(args.outbox, create=False)
     try:
         revived = store.retry_dead(datetime.now(UTC), channel=args.channel)
     finally:
@@ -140,7 +140,7 @@ def retry_command(args: argparse.Namespace) -> int:
 
 def purge_command(args: argparse.Namespace) -> int:
     """Delete finished jobs; pending ones are never purged."""
-    store = outbox_from_url(args.outbox)
+    store = outbox_from_url(args.outbox, create=False)
     try:
         removed = store.purge(datetime.now(UTC) - args.older_than)
     finally:

@@ -7,8 +7,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from ..errors import ConfigurationError
-from .base import ChannelCount, Job, JobStatus, NewJob, Outbox
+from ..errors import InvalidInputError
+from .base import ChannelCount, Job, JobStatus, NewJob, Outbox, Outcome, OutcomeKind
+
+# What each kind of outcome makes of a job; the SQL stores' ``SET`` clauses say the same.
+_SETTLE: dict[OutcomeKind, Callable[[Job, Outcome], Job]] = {
+    OutcomeKind.DELIVERED: lambda j, o: replace(
+        j, status=JobStatus.DELIVERED, attempts=j.attempts + 1, lease_until=None,
+        last_error=None),
+    OutcomeKind.RETRY: lambda j, o: replace(
+        j, attempts=j.attempts + 1, next_attempt_at=o.at, lease_until=None, last_error=o.text),
+    OutcomeKind.DEAD: lambda j, o: replace(
+        j, status=JobStatus.DEAD, attempts=j.attempts + 1, lease_until=None, last_error=o.text),
+}
 
 
 class MemoryOutbox(Outbox):
@@ -25,7 +36,8 @@ class MemoryOutbox(Outbox):
         self, jobs: Sequence[NewJob], now: datetime, *, transaction: object | None = None
     ) -> int:
         if transaction is not None:
-            raise ConfigurationError("MemoryOutbox cannot join a host transaction")
+            raise InvalidInputError(
+                "transaction", "MemoryOutbox has no transaction to join; pass none")
         with self._lock:
             added = 0
             for new in jobs:
@@ -57,48 +69,44 @@ class MemoryOutbox(Outbox):
                 self._leased_by[j.id] = worker_id
             return claimed
 
-    def _record(self, job_id: int, worker_id: str | None, change: Callable[[Job], Job],
-                *, pending_only: bool = False) -> bool:
-        """Apply an outcome unless the fence says the job is finished or leased by another."""
+    def record(
+        self, outcomes: Sequence[Outcome], *, worker_id: str | None = None
+    ) -> list[bool]:
+        """Apply outcomes in order, all or none: worked out on a copy, then swapped in."""
         with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None:
-                return False
-            if (worker_id is not None or pending_only) and job.status is not JobStatus.PENDING:
-                return False
-            if worker_id is not None and self._leased_by.get(job_id) != worker_id:
-                return False
-            self._jobs[job_id] = change(job)
-            self._leased_by.pop(job_id, None)
-            return True
+            jobs: dict[int, Job] = {}
+            leased = dict(self._leased_by)
+            results = []
+            for o in outcomes:
+                job = jobs.get(o.job_id) or self._jobs.get(o.job_id)
+                if job is None or not self._fenced(job, leased, worker_id):
+                    results.append(False)
+                    continue
+                jobs[o.job_id] = _SETTLE[o.kind](job, o)  # an unknown kind fails here
+                leased.pop(o.job_id, None)
+                results.append(True)
+            self._jobs.update(jobs)
+            self._leased_by = leased
+            return results
 
-    def mark_delivered(
-        self, job_id: int, now: datetime, detail: str = "", *, worker_id: str | None = None
-    ) -> bool:
-        return self._record(job_id, worker_id, lambda j: replace(
-            j, status=JobStatus.DELIVERED, attempts=j.attempts + 1, lease_until=None,
-            last_error=None))
-
-    def mark_retry(
-        self, job_id: int, next_attempt_at: datetime, error: str, *, worker_id: str | None = None
-    ) -> bool:
-        return self._record(job_id, worker_id, lambda j: replace(
-            j, attempts=j.attempts + 1, next_attempt_at=next_attempt_at, lease_until=None,
-            last_error=error))
-
-    def mark_dead(
-        self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
-    ) -> bool:
-        return self._record(job_id, worker_id, lambda j: replace(
-            j, status=JobStatus.DEAD, attempts=j.attempts + 1, lease_until=None,
-            last_error=error))
+    @staticmethod
+    def _fenced(job: Job, leased: dict[int, str], worker_id: str | None) -> bool:
+        """With a worker id, the job must be pending and leased by that worker."""
+        return worker_id is None or (
+            job.status is JobStatus.PENDING and leased.get(job.id) == worker_id)
 
     def release(self, job_ids: Sequence[int], *, worker_id: str | None = None) -> int:
-        def unlease(job: Job) -> Job:
-            return replace(job, lease_until=None)
-
-        unique = dict.fromkeys(job_ids)  # an id listed twice is released once, as in SQL
-        return sum(self._record(i, worker_id, unlease, pending_only=True) for i in unique)
+        with self._lock:
+            released = 0
+            for job_id in dict.fromkeys(job_ids):  # an id listed twice is released once
+                job = self._jobs.get(job_id)
+                if job is None or job.status is not JobStatus.PENDING or not self._fenced(
+                        job, self._leased_by, worker_id):
+                    continue
+                self._jobs[job_id] = replace(job, lease_until=None)
+                self._leased_by.pop(job_id, None)
+                released += 1
+            return released
 
     def counts(self) -> list[ChannelCount]:
         with self._lock:

@@ -6,23 +6,14 @@ import json
 import os
 import sqlite3
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from ..databases import SQLiteFile, from_micros, to_micros
-from ..errors import ConfigurationError
-from .base import (
-    ChannelCount,
-    Job,
-    JobStatus,
-    NewJob,
-    Outbox,
-    Outcome,
-    OutcomeKind,
-    outcome_groups,
-)
-
-TABLE = "ticketnotify_outbox"
+from ..databases import WAL_LIMIT, Cursor, SQLiteFile, to_micros
+from ..errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
+from .base import Job, NewJob, Outcome, OutcomeKind
+from .sql import COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
 
 # Each entry moves the schema one version up; ``PRAGMA user_version`` records where a file is.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -50,51 +41,40 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_COLUMNS = (
-    "id, idempotency_key, channel, message, status, attempts, next_attempt_at, "
-    "lease_until, last_error, created_at"
-)
-
-
-# Where an outcome applies: with a worker id (the last two parameters), only while that
-# worker still holds the job's lease and the job is pending; without one, unconditionally.
-_FENCE = "WHERE id = ? AND (? IS NULL OR (status = 'pending' AND leased_by = ?))"
-
-# What each kind of outcome sets; ``v`` is the row of (job_id, note, moment) it came with.
-_OUTCOME_SET = {
-    OutcomeKind.DELIVERED: "status = 'delivered', attempts = attempts + 1, lease_until = NULL,"
-    " leased_by = NULL, last_error = NULL, detail = v.note, finished_at = v.moment",
-    OutcomeKind.RETRY: "attempts = attempts + 1, last_error = v.note, next_attempt_at = v.moment,"
-    " lease_until = NULL, leased_by = NULL",
-    OutcomeKind.DEAD: "status = 'dead', attempts = attempts + 1, lease_until = NULL,"
-    " leased_by = NULL, last_error = v.note, finished_at = v.moment",
-}
-_ROWS_PER_UPDATE = 500  # well under SQLite's limit on parameters per statement
-
-
-
-
-def _job(row: sqlite3.Row | tuple[Any, ...]) -> Job:
-    return Job(
-        id=row[0], idempotency_key=row[1], channel=row[2], message=json.loads(row[3]),
-        status=JobStatus(row[4]), attempts=row[5], next_attempt_at=from_micros(row[6]),
-        lease_until=None if row[7] is None else from_micros(row[7]), last_error=row[8],
-        created_at=from_micros(row[9]),
-    )
-
 
 def _dump(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
-class SQLiteOutbox(Outbox):
+class SQLiteOutbox(SQLOutbox):
     """Outbox in one SQLite file; several worker processes may share it (writes serialise).
 
-    ``durability="normal"`` (default) keeps every committed publish through any process
-    crash, SIGKILL included, but a power cut or kernel crash may roll back the last
-    commits; ``"full"`` fsyncs each commit so even that loses nothing, at a fraction
-    of the publish rate. Neither ever corrupts the file.
+    The write-ahead log is folded back into the file (and its space given back) when a
+    claim finds nothing due or the log has passed ``wal_limit``, when a write leaves it
+    bigger than the free space on the disk, and before the next write after a disk-full.
+    After a disk-full, publishing and delivery resume once the disk has room for the
+    log's unfolded pages to move into the file.
+
+    Args:
+        path: The database file; created (with its tables) unless ``create`` is False.
+        durability: ``"normal"`` (default) keeps every committed publish through any
+            process crash, SIGKILL included, but a power cut or kernel crash may roll back
+            the last commits; ``"full"`` fsyncs each commit so even that loses nothing, at
+            a fraction of the publish rate. Neither ever corrupts the file.
+        busy_timeout: Seconds a write waits for another process's write lock before
+            ``OutboxUnavailableError``.
+        create: False refuses a file that does not exist (workers and ``outbox status``
+            must not create an empty outbox next to the one publishers fill).
+        wal_limit: Bytes of write-ahead log after which a worker's claim folds it back
+            (default 4 MB).
+
+    Raises:
+        ConfigurationError: Bad ``durability``; SQLite older than 3.35; the file cannot be
+            opened or created; or it does not exist and ``create`` is False.
+        OutboxUnavailableError: The file is locked past ``busy_timeout`` or the disk is full.
     """
+
+    _db: SQLiteFile
 
     def __init__(
         self,
@@ -102,6 +82,8 @@ class SQLiteOutbox(Outbox):
         *,
         durability: Literal["full", "normal"] = "normal",
         busy_timeout: float = 30.0,
+        create: bool = True,
+        wal_limit: int = WAL_LIMIT,
     ) -> None:
         if durability not in ("full", "normal"):
             raise ConfigurationError(
@@ -112,18 +94,25 @@ class SQLiteOutbox(Outbox):
                 f"SQLiteOutbox needs SQLite 3.35 or newer (UPDATE ... RETURNING); this Python "
                 f"has {sqlite3.sqlite_version}: upgrade Python or use PostgresOutbox"
             )
-        self._db = SQLiteFile(path, what="SQLite outbox", busy_timeout=busy_timeout, pragmas=(
-            f"synchronous={durability.upper()}",
-            # Checkpoint the WAL less often and keep hot pages cached: publishing writes a
-            # few pages per transaction, and frequent checkpoints cost more than the writes.
-            "wal_autocheckpoint=10000",
-            "cache_size=-16000",
-        ))
+        self._db = SQLiteFile(
+            path, what="SQLite outbox", unavailable=OutboxUnavailableError,
+            busy_timeout=busy_timeout, create=create, wal_limit=wal_limit, pragmas=(
+                f"synchronous={durability.upper()}",
+                # Let SQLite checkpoint the WAL rarely and keep hot pages cached: publishing
+                # writes a few pages per transaction, and frequent checkpoints cost more than
+                # the writes. SQLiteFile bounds the log's size itself.
+                "wal_autocheckpoint=10000",
+                "cache_size=-16000",
+            ))
         self.path = self._db.path
         self.create_schema()
 
     def create_schema(self) -> None:
-        """Apply the migrations this file has not seen yet (idempotent, safe to race)."""
+        """Apply the migrations this file has not seen yet (idempotent, safe to race).
+
+        Raises:
+            OutboxUnavailableError: The file is locked or the disk is full.
+        """
         with self._db.write() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             for number, statements in enumerate(MIGRATIONS, start=1):
@@ -133,17 +122,20 @@ class SQLiteOutbox(Outbox):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={number}")
 
-    def add(
-        self,
-        jobs: Sequence[NewJob],
-        now: datetime,
-        *,
-        transaction: object | None = None,
-    ) -> int:
-        """Store all jobs in one transaction; ``transaction`` joins a host connection's own.
+    def _load(self, message: Any) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(message)
+        return loaded
 
-        A host connection must be open on this same file; its commit or rollback then
-        decides for the ticket update and its notifications together.
+    def add(
+        self, jobs: Sequence[NewJob], now: datetime, *, transaction: object | None = None
+    ) -> int:
+        """Store all jobs in one transaction, or in the host's (see ``Outbox.add``).
+
+        ``transaction`` is a ``sqlite3.Connection`` open on this same file; its commit or
+        rollback then decides for the ticket update and its notifications together. The
+        jobs go in under a savepoint, so a failed insert leaves the host's transaction as
+        it was. A connection in autocommit mode (``isolation_level=None``) outside a
+        transaction is refused: the jobs would commit on their own.
         """
         at = to_micros(now)
         rows = [(j.idempotency_key, j.channel, _dump(j.message), at, at) for j in jobs]
@@ -151,21 +143,50 @@ class SQLiteOutbox(Outbox):
             f"INSERT INTO {TABLE} (idempotency_key, channel, message, next_attempt_at, created_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
         )
-        if transaction is not None:
-            if not isinstance(transaction, sqlite3.Connection):
-                raise ConfigurationError(
-                    "SQLiteOutbox joins only a sqlite3.Connection open on the outbox file, "
-                    f"not {type(transaction).__name__}"
-                )
-            before = transaction.total_changes
-            transaction.executemany(sql, rows)
-            return transaction.total_changes - before
-        if not rows:
-            return 0
-        with self._db.write() as conn:
-            before = conn.total_changes
-            conn.executemany(sql, rows)
-            return conn.total_changes - before
+        try:
+            if transaction is not None:
+                return self._add_in(transaction, sql, rows)
+            if not rows:
+                return 0
+            with self._db.write() as conn:
+                before = conn.total_changes
+                conn.executemany(sql, rows)
+                return conn.total_changes - before
+        except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
+            raise refused(exc) from exc
+
+    def _add_in(self, host: object, sql: str, rows: list[tuple[Any, ...]]) -> int:
+        """Insert on the host's connection, inside its transaction, under a savepoint."""
+        if not isinstance(host, sqlite3.Connection):
+            raise InvalidInputError(
+                "transaction", "SQLiteOutbox joins only a sqlite3.Connection open on the "
+                f"outbox file, not {type(host).__name__}")
+        with self._db.guard():
+            if not host.in_transaction:
+                if host.isolation_level is None:
+                    raise InvalidInputError(
+                        "transaction", "the connection is in autocommit mode "
+                        "(isolation_level=None) and not inside a transaction, so the jobs "
+                        "would commit on their own: run BEGIN first")
+                host.execute("BEGIN")  # what sqlite3 would do before the INSERT anyway
+            files = [row[2] for row in host.execute("PRAGMA database_list") if row[1] == "main"]
+            if not files or not files[0] or not os.path.samefile(files[0], self.path):
+                raise InvalidInputError(
+                    "transaction", f"the connection is open on {files[0] if files else None!r},"
+                    f" not on the outbox file {self.path!r}: no worker would see the jobs")
+            host.execute("SAVEPOINT ticketnotify_publish")
+            try:
+                before = host.total_changes
+                host.executemany(sql, rows)
+                added = host.total_changes - before
+            except BaseException:
+                if host.in_transaction:  # SQLite itself may have rolled it all back
+                    with suppress(sqlite3.Error):
+                        host.execute("ROLLBACK TO ticketnotify_publish")
+                        host.execute("RELEASE ticketnotify_publish")
+                raise
+            host.execute("RELEASE ticketnotify_publish")
+            return added
 
     def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:
         at = to_micros(now)
@@ -176,123 +197,39 @@ class SQLiteOutbox(Outbox):
                 f" SELECT id FROM {TABLE} WHERE status = 'pending' AND next_attempt_at <= ?"
                 "  AND (lease_until IS NULL OR lease_until <= ?)"
                 "  ORDER BY next_attempt_at, id LIMIT ?)"
-                f" RETURNING {_COLUMNS}",
+                f" RETURNING {COLUMNS}",
                 (lease, worker_id, at, at, limit),
             ).fetchall()
-        jobs = [_job(r) for r in rows]
+        self._db.fold(idle=not rows)
+        jobs = [self._job(r) for r in rows]
         jobs.sort(key=lambda j: (j.next_attempt_at, j.id))
         return jobs
 
-    def _execute(self, sql: str, params: Sequence[Any]) -> int:
-        with self._db.write() as conn:
-            return conn.execute(sql, params).rowcount
-
-    def mark_delivered(
-        self, job_id: int, now: datetime, detail: str = "", *, worker_id: str | None = None
-    ) -> bool:
-        return self.record([Outcome(job_id, OutcomeKind.DELIVERED, now, detail)],
-                           worker_id=worker_id)[0]
-
-    def mark_retry(
-        self, job_id: int, next_attempt_at: datetime, error: str, *, worker_id: str | None = None
-    ) -> bool:
-        return self.record([Outcome(job_id, OutcomeKind.RETRY, next_attempt_at, error)],
-                           worker_id=worker_id)[0]
-
-    def mark_dead(
-        self, job_id: int, now: datetime, error: str, *, worker_id: str | None = None
-    ) -> bool:
-        return self.record([Outcome(job_id, OutcomeKind.DEAD, now, error)],
-                           worker_id=worker_id)[0]
-
-    def record(
-        self, outcomes: Sequence[Outcome], *, worker_id: str | None = None
+    def _apply(
+        self, cur: Cursor, kind: OutcomeKind, chunk: list[Outcome], worker_id: str | None
     ) -> list[bool]:
-        """All outcomes in one transaction, one UPDATE per kind: few statements, one commit.
+        """Outcomes as a ``VALUES`` list; rows come back (RETURNING) only if a lease was lost.
 
         Few statements matter as much as one commit: sqlite3 lets go of the GIL at every
         step (each row too), and under a busy event loop each hand-back costs up to a
-        switch interval. So rows come back (RETURNING) only when a lease was lost.
+        switch interval.
         """
-        results = [False] * len(outcomes)
-        with self._db.write() as conn:
-            for kind, group in outcome_groups(outcomes):
-                for start in range(0, len(group), _ROWS_PER_UPDATE):
-                    chunk = group[start:start + _ROWS_PER_UPDATE]
-                    applied = self._apply(conn, kind, [o for _, o in chunk], worker_id)
-                    for (position, _), ok in zip(chunk, applied, strict=True):
-                        results[position] = ok
-        return results
-
-    @staticmethod
-    def _apply(
-        conn: sqlite3.Connection, kind: OutcomeKind, chunk: list[Outcome], worker_id: str | None
-    ) -> list[bool]:
-        """One UPDATE for outcomes of one kind on distinct jobs; which ones the fence let in."""
         values = ", ".join(["(?, ?, ?)"] * len(chunk))
         with_rows = f"WITH v(job_id, note, moment) AS (VALUES {values})"
-        fence = ("o.id = v.job_id"
-                 " AND (? IS NULL OR (o.status = 'pending' AND o.leased_by = ?))")
+        fence = f"o.id = v.job_id AND {self._sql(FENCE)}"
         params: list[Any] = [x for o in chunk for x in (o.job_id, o.text, to_micros(o.at))]
         params += [worker_id, worker_id]
-        update = f"{with_rows} UPDATE {TABLE} AS o SET {_OUTCOME_SET[kind]} FROM v WHERE {fence}"
+        update = f"{with_rows} UPDATE {TABLE} AS o SET {OUTCOME_SET[kind]} FROM v WHERE {fence}"
         # The write lock is ours since BEGIN IMMEDIATE: what this counts still holds below.
-        held = conn.execute(f"{with_rows} SELECT count(*) FROM v, {TABLE} AS o WHERE {fence}",
-                            params).fetchone()[0]
-        if held == len(chunk):
-            conn.execute(update, params)
+        cur.execute(f"{with_rows} SELECT count(*) FROM v, {TABLE} AS o WHERE {fence}", params)
+        if cur.fetchall()[0][0] == len(chunk):
+            cur.execute(update, params)
             return [True] * len(chunk)
         # SQLite's RETURNING sees the target table only, by its own name.
-        applied = {row[0] for row in conn.execute(f"{update} RETURNING id", params)}
+        cur.execute(f"{update} RETURNING id", params)
+        applied = {row[0] for row in cur.fetchall()}
         return [o.job_id in applied for o in chunk]
 
-    def release(self, job_ids: Sequence[int], *, worker_id: str | None = None) -> int:
-        if not job_ids:
-            return 0
-        with self._db.write() as conn:
-            before = conn.total_changes
-            conn.executemany(
-                f"UPDATE {TABLE} SET lease_until = NULL, leased_by = NULL {_FENCE}"
-                " AND status = 'pending'",
-                [(i, worker_id, worker_id) for i in dict.fromkeys(job_ids)],
-            )
-            return conn.total_changes - before
-
-    def counts(self) -> list[ChannelCount]:
-        with self._db.lock:
-            rows = self._db.conn.execute(
-                f"SELECT channel, status, count(*) FROM {TABLE}"
-                " GROUP BY channel, status ORDER BY channel, status"
-            ).fetchall()
-        return [ChannelCount(c, JobStatus(s), n) for c, s, n in rows]
-
-    def oldest_pending(self) -> datetime | None:
-        with self._db.lock:
-            value = self._db.conn.execute(
-                f"SELECT min(created_at) FROM {TABLE} WHERE status = 'pending'"
-            ).fetchone()[0]
-        return None if value is None else from_micros(value)
-
-    def retry_dead(self, now: datetime, channel: str | None = None) -> int:
-        return self._execute(
-            f"UPDATE {TABLE} SET status = 'pending', attempts = 0, next_attempt_at = ?,"
-            " lease_until = NULL, leased_by = NULL, finished_at = NULL"
-            " WHERE status = 'dead' AND (? IS NULL OR channel = ?)",
-            (to_micros(now), channel, channel),
-        )
-
-    def purge(self, older_than: datetime) -> int:
-        return self._execute(
-            f"DELETE FROM {TABLE} WHERE status <> 'pending' AND created_at < ?",
-            (to_micros(older_than),),
-        )
-
-    def get(self, idempotency_key: str) -> Job | None:
-        with self._db.lock:
-            row = self._db.conn.execute(
-                f"SELECT {_COLUMNS} FROM {TABLE} WHERE idempotency_key = ?", (idempotency_key,)
-            ).fetchone()
-        return None if row is None else _job(row)
-
     def close(self) -> None:
+        """Close the connection; the file keeps every committed job."""
         self._db.close()

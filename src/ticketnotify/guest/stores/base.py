@@ -1,4 +1,4 @@
-"""Where verification codes and send counts live: the interface and the in-memory store.
+"""Where verification codes and send counts live: the interface every code store implements.
 
 Methods are synchronous and each is atomic, so concurrent requests cannot both use the
 last attempt, both consume one code or both slip under a rate limit. Stores hold keyed
@@ -7,10 +7,9 @@ hashes only: no code and no address in clear. Time is passed in.
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ...errors import ConfigurationError
@@ -74,7 +73,12 @@ def longest(limits: Sequence[RateLimit]) -> timedelta:
 
 
 class CodeStore(ABC):
-    """State for ``VerificationCodes``; every method is one atomic step."""
+    """State for ``VerificationCodes``; every method is one atomic step.
+
+    Every method of the SQLite and PostgreSQL stores raises ``CodeStoreUnavailableError``
+    (a ``CodeError`` and a ``StoreUnavailableError``) during an outage, having changed
+    nothing, and ``ConfigurationError`` when the store is set up wrongly.
+    """
 
     @abstractmethod
     def reserve_send(
@@ -82,104 +86,69 @@ class CodeStore(ABC):
     ) -> datetime | None:
         """If every key fits each of its limits, record a send for each and return None.
 
-        Otherwise record nothing and return when the next send will be allowed.
+        Args:
+            limits: Rate-limit key (keyed hash of an address or ticket) → its limits.
+            now: The send's time.
+
+        Returns:
+            None if the send was recorded; otherwise, having recorded nothing, the first
+            instant (UTC) at which a send would fit every limit.
+
+        Raises:
+            CodeStoreUnavailableError: The store is out of reach; nothing was recorded.
         """
 
     def release_send(self, keys: Sequence[str], sent_at: datetime) -> None:  # noqa: B027
         """Forget one send ``reserve_send`` recorded at ``sent_at`` for each key: it failed.
 
         The default keeps the failed send counted (a store written before this hook).
+
+        Args:
+            keys: the rate-limit keys the failed send was counted under.
+            sent_at: the ``now`` that ``reserve_send`` recorded.
         """
 
     @abstractmethod
     def put_code(self, code: StoredCode) -> None:
-        """Store ``code``, replacing (superseding) any code for the same ticket and address."""
+        """Store ``code``, replacing (superseding) any code for the same ticket and address.
+
+        Raises:
+            CodeStoreUnavailableError: The store is out of reach; nothing was stored.
+        """
 
     @abstractmethod
     def take_attempt(self, ticket_id: str, address_key: str) -> Attempt | None:
-        """Use up one attempt of the pending code; None if there is no code."""
+        """Use up one attempt of the pending code.
+
+        Returns:
+            None if no code is pending; else the code after the attempt, with
+            ``allowed=False`` if no attempt was left (nothing was used up then).
+
+        Raises:
+            CodeStoreUnavailableError: The store is out of reach; no attempt was used.
+        """
 
     @abstractmethod
     def discard_code(self, ticket_id: str, address_key: str, code_hash: str) -> bool:
-        """Remove the code if it is still this one; True only for the call that removed it."""
+        """Remove the code if it is still the one with ``code_hash`` (single use).
+
+        Returns:
+            True only for the one call that removed it.
+
+        Raises:
+            CodeStoreUnavailableError: The store is out of reach; nothing was removed.
+        """
 
     @abstractmethod
     def purge(self, now: datetime, keep_sends_for: timedelta) -> int:
-        """Drop expired codes and send records older than ``keep_sends_for``; return how many."""
+        """Drop codes expired at ``now`` and send records older than ``keep_sends_for``.
+
+        Returns:
+            How many codes and send records were dropped together.
+
+        Raises:
+            CodeStoreUnavailableError: The store is out of reach; nothing was dropped.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release resources; the in-memory store holds none."""
-
-
-class MemoryCodeStore(CodeStore):
-    """Codes and send records in a dict: for tests and single-process hosts (lost on restart)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._codes: dict[tuple[str, str], StoredCode] = {}
-        self._sends: dict[str, list[datetime]] = {}
-
-    def reserve_send(
-        self, limits: Mapping[str, Sequence[RateLimit]], now: datetime
-    ) -> datetime | None:
-        with self._lock:
-            retry: datetime | None = None
-            for key, key_limits in limits.items():
-                horizon = now - longest(key_limits)
-                kept = [t for t in self._sends.get(key, []) if t > horizon]
-                self._sends[key] = kept
-                at = next_allowed(kept, key_limits, now)
-                if at is not None and (retry is None or at > retry):
-                    retry = at
-            if retry is not None:
-                return retry
-            for key in limits:
-                self._sends[key].append(now)
-            return None
-
-    def release_send(self, keys: Sequence[str], sent_at: datetime) -> None:
-        with self._lock:
-            for key in keys:
-                sent = self._sends.get(key, [])
-                if sent_at in sent:
-                    sent.remove(sent_at)
-
-    def put_code(self, code: StoredCode) -> None:
-        with self._lock:
-            self._codes[(code.ticket_id, code.address_key)] = code
-
-    def take_attempt(self, ticket_id: str, address_key: str) -> Attempt | None:
-        with self._lock:
-            code = self._codes.get((ticket_id, address_key))
-            if code is None:
-                return None
-            if code.attempts_left <= 0:
-                return Attempt(code, allowed=False)
-            code = replace(code, attempts_left=code.attempts_left - 1)
-            self._codes[(ticket_id, address_key)] = code
-            return Attempt(code, allowed=True)
-
-    def discard_code(self, ticket_id: str, address_key: str, code_hash: str) -> bool:
-        with self._lock:
-            code = self._codes.get((ticket_id, address_key))
-            if code is None or code.code_hash != code_hash:
-                return False
-            del self._codes[(ticket_id, address_key)]
-            return True
-
-    def purge(self, now: datetime, keep_sends_for: timedelta) -> int:
-        horizon = now - keep_sends_for
-        removed = 0
-        with self._lock:
-            for key, code in list(self._codes.items()):
-                if code.expires_at <= now:
-                    del self._codes[key]
-                    removed += 1
-            for address, sent in list(self._sends.items()):
-                kept = [t for t in sent if t > horizon]
-                removed += len(sent) - len(kept)
-                if kept:
-                    self._sends[address] = kept
-                else:
-                    del self._sends[address]
-        return removed
