@@ -6,6 +6,8 @@ import re
 from email.message import EmailMessage as MIMEMessage
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ticketnotify.brands import Brand, Links
 from ticketnotify.errors import ConfigurationError, InvalidInputError
@@ -164,3 +166,18 @@ def test_brand_refuses_bad_configuration_naming_the_attribute(
 def test_two_brands_of_one_name_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="two brands"):
         Notifier(MemoryOutbox(), brands=[BILLING, BILLING], guest_links=None)
+
+
+@given(secret=st.text(min_size=1, max_size=40).filter(lambda s: s.isprintable() and s.strip() == s))
+@settings(max_examples=60, deadline=None)
+def test_link_values_are_url_encoded_and_decode_back(secret: str) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from ticketnotify.brands import fill_url, link_values
+
+    ticket = Ticket(id="K/1?x", number="b 1", subject="s", link_params={"secret": secret})
+    url = fill_url(BILLING.web_ticket_url or "", link_values(ticket, "billing"))
+    parts = urlsplit(url)
+    assert not any(c in url for c in ' "<>\n') and parts.netloc == "billing.example.com"
+    assert parts.path == "/billing/b%201"
+    assert parse_qs(parts.query, keep_blank_values=True) == {"s": [secret]}

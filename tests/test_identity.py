@@ -90,3 +90,26 @@ def test_old_guest_links_still_open_after_the_move() -> None:
 def test_number_defaults_to_the_key() -> None:
     ticket = Ticket(id="12345", subject="x")
     assert ticket.number == "12345"
+
+
+def test_merged_into_a_ticket_links_its_key_and_shows_its_number() -> None:
+    links = GuestLinks([KEY], GUEST_URL)
+    outbox = MemoryOutbox()
+    notifier = Notifier(outbox, links=LINKS, guest_links=links, clock=lambda: T0)
+    survivor = Ticket(id="T-9000", number="billing-7", subject="Card declined")
+    old = Ticket(id="T-8812", number="support-1", subject="Card declined")
+    for event, who in (("e-1", SAM), ("e-2", ANNA)):
+        notifier.publish(TicketUpdate(event_id=event, ticket=old, kind="merged", recipient=who,
+                                      occurred_at=T0, merged_into=survivor))
+    messages = [message_from_dict(j.message) for j in outbox.claim(T0, 10, 60.0, "t")]
+    guest_mail, push, account_mail = messages
+    assert isinstance(guest_mail, EmailMessage) and isinstance(account_mail, EmailMessage)
+    assert isinstance(push, PushMessage)
+    # The old ticket's thread ends here: its key roots the thread, its number the subject.
+    assert guest_mail.ticket_id == "T-8812" and "support-1" in guest_mail.subject
+    assert push.thread_id == "ticket-T-8812" and push.deep_link == "examplehelp://t/T-9000"
+    shown = " ".join(w for w in guest_mail.text.split() if "://" not in w)
+    assert "billing-7" in shown and "T-9000" not in shown  # the key is for links, not for show
+    assert "https://help.example.com/t/T-9000?n=billing-7" in account_mail.text
+    url = next(w for w in guest_mail.text.split() if w.startswith("https://help.example.com/guest/"))
+    assert links.open(url.split("token=")[1], now=T0, ticket_id="T-9000", email=SAM.email)
