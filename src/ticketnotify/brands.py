@@ -20,7 +20,10 @@ from .errors import ConfigurationError, InvalidInputError
 from .events import BUILTIN_LINK_NAMES, Ticket
 from .validation import check_email, check_text
 
-__all__ = ["DEFAULT_BRAND", "Brand", "Links", "ReplyMode", "link_values"]
+__all__ = [
+    "DEFAULT_BRAND", "Brand", "Links", "ReplyMode", "fill_text", "fill_url", "link_values",
+    "reply_headers",
+]
 
 DEFAULT_BRAND = "default"
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
@@ -222,6 +225,34 @@ class Brand:
         if links is None:
             return cls()
         return cls(web_ticket_url=links.web_ticket_url, app_ticket_url=links.app_ticket_url)
+
+
+def reply_headers(brand: Brand, subject: str, values: Mapping[str, str]) -> tuple[str, str]:
+    """The subject (with the brand's tag in reply-by-email mode) and the filled Reply-To.
+
+    Args:
+        brand: the brand the mail goes out as.
+        subject: the rendered subject.
+        values: ``link_values`` of the ticket.
+
+    Returns:
+        ``(subject, reply_to)``; ``reply_to`` is ``""`` unless the brand takes replies by
+        email and has a ``reply_to`` pattern. Notification-only brands return ``subject``
+        unchanged.
+
+    Raises:
+        InvalidInputError: the Reply-To pattern filled to no address (``.field``
+            ``"brand.reply_to"``), or a placeholder without a value (``"ticket.link_params"``).
+    """
+    if not brand.reply_by_email:
+        return subject, ""
+    if brand.subject_tag:
+        subject = f"{fill_text(brand.subject_tag, values, field_name='subject_tag')} {subject}"
+    reply_to = ""
+    if brand.reply_to:
+        reply_to = check_email("brand.reply_to", fill_text(brand.reply_to, values,
+                                                           field_name="reply_to"))
+    return subject, reply_to
 
 
 def link_values(ticket: Ticket, brand: str, recipient_email: str = "") -> dict[str, str]:

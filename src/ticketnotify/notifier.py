@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
-from .brands import Brand, Links, fill_text, fill_url, link_values
+from .brands import Brand, Links, fill_url, link_values, reply_headers
 from .clock import Clock, utc_now
 from .errors import (
     ConfigurationError,
@@ -22,7 +22,6 @@ from .events import AccountUser, TicketUpdate
 from .messages import EmailMessage, PushMessage
 from .outbox.base import NewJob, Outbox
 from .routing import PlannedDelivery, link_ticket, plan
-from .validation import check_email
 
 __all__ = ["ExcerptPolicy", "LinkSigner", "Links", "Notifier", "PublishResult"]
 
@@ -286,14 +285,7 @@ class Notifier:
             email = self.renderer.render_update_email(
                 update, ticket_url=fill_url(self._web(brand), values), app_url=app,
                 guest=False, include_excerpt=self.excerpts.account_email, brand=brand)
-        subject = email.subject
-        reply_to = ""
-        if brand.reply_by_email:
-            if brand.subject_tag:
-                subject = f"{fill_text(brand.subject_tag, values, field_name='subject_tag')} {subject}"
-            if brand.reply_to:
-                reply_to = check_email("brand.reply_to", fill_text(
-                    brand.reply_to, values, field_name="reply_to"))
+        subject, reply_to = reply_headers(brand, email.subject, values)
         return EmailMessage(
             delivery_id=delivery.idempotency_key, ticket_id=key,
             ticket_subject=update.ticket.subject if with_subject else "", locale=r.locale,
