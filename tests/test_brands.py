@@ -78,6 +78,9 @@ async def test_two_brands_in_one_outbox_each_mail_is_its_own() -> None:
     assert "Example AB" in s_text and "Example AB" not in b_text
     assert "Example Billing Ltd\nOrg. nr 556000-0000" in b_text
     assert "support ticket to Billing Team." in b_text
+    assert "To answer Billing Team, open the ticket" in b_text  # the team named in the copy
+    assert "so that Example Support sees the whole history" in s_text
+    assert "our support team sees" not in b_text
     b_html, s_html = _html(billing.message), _html(support.message)
     assert "#b91c1c" in b_html and "#b91c1c" not in s_html
     assert '<img src="https://cdn.example.net/logo.png"' in b_html and "<img" not in s_html
