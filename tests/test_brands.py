@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from ticketnotify.brands import Brand, Links
 from ticketnotify.errors import ConfigurationError, InvalidInputError
-from ticketnotify.events import AccountUser, Guest, Ticket, TicketUpdate
+from ticketnotify.events import AccountUser, Device, Guest, Preferences, Ticket, TicketUpdate
 from ticketnotify.guest.links import GuestLinks
 from ticketnotify.loopback.stack import LoopbackStack
-from ticketnotify.messages import EmailMessage, message_from_dict
+from ticketnotify.messages import EmailMessage, PushMessage, message_from_dict
 from ticketnotify.notifier import Notifier
 from ticketnotify.outbox import MemoryOutbox
 from ticketnotify.worker import Worker
@@ -184,3 +184,19 @@ def test_link_values_are_url_encoded_and_decode_back(secret: str) -> None:
     assert not any(c in url for c in ' "<>\n') and parts.netloc == "billing.example.com"
     assert parts.path == "/billing/b%201"
     assert parse_qs(parts.query, keep_blank_values=True) == {"s": [secret]}
+
+
+def test_push_opens_the_brand_app_link_and_web_is_needed_only_without_one() -> None:
+    app_only = Brand(name="app", app_ticket_url="billingapp://t/{ticket_number}")
+    outbox = MemoryOutbox()
+    notifier = Notifier(outbox, brands=[app_only], guest_links=None, clock=lambda: T0)
+    anna = AccountUser(user_id="u-1", email="anna@example.com", devices=(Device("ios", "a" * 64),),
+                       preferences=Preferences(email=False))
+    notifier.publish(_update("e-1", None, anna))
+    (job,) = outbox.claim(T0, 10, 60.0, "t")
+    push = message_from_dict(job.message)
+    assert isinstance(push, PushMessage) and push.deep_link == "billingapp://t/x-1"
+    no_web = Brand(name="guests-only")
+    with pytest.raises(ConfigurationError, match="has none"):
+        Notifier(MemoryOutbox(), brands=[no_web], guest_links=None).publish(
+            _update("e-2", None, AccountUser(user_id="u-1", email="anna@example.com")))

@@ -243,7 +243,7 @@ class Notifier:
             name = self.brand_for(update)
         if name is None:
             return self.default_brand
-        brand = self.brands.get(name)
+        brand = self.brands.get(name) if isinstance(name, str) else None
         if brand is None:
             raise InvalidInputError("brand", f"{name!r} is not one of this notifier's brands "
                                              f"({', '.join(sorted(self.brands))})")
@@ -259,9 +259,7 @@ class Notifier:
             push = self.renderer.render_update_push(update, include_excerpt=self.excerpts.push)
             group = _group_id(key)
             values = link_values(target, brand.name)
-            deep_link = fill_url(self._web(brand), values)
-            if brand.app_ticket_url is not None:
-                deep_link = fill_url(brand.app_ticket_url, values)
+            deep_link = fill_url(brand.app_ticket_url or self._web(brand), values)
             return PushMessage(
                 delivery_id=delivery.idempotency_key, ticket_id=key, locale=r.locale,
                 platform=delivery.device.platform.value, token=delivery.device.token,

@@ -15,14 +15,23 @@ PUSH_CHANNEL = {Platform.IOS: APNS, Platform.ANDROID: FCM}
 
 @dataclass(frozen=True, slots=True)
 class PlannedDelivery:
-    """One message to render and store: which channel, which address, which device."""
+    """One message to render and store: which channel, which address, which device.
+
+    Attributes:
+        channel: ``"email"``, ``"apns"`` or ``"fcm"``.
+        address: the email address or push token it goes to.
+        idempotency_key: stable per (event, recipient, channel, address).
+        device: the push target, ``None`` for email.
+        guest_link: the mail carries a signed guest link bound to ``address``.
+        cc: ``address`` is one of a guest's CC'd addresses (no display name in ``To``).
+    """
 
     channel: str
     address: str
     idempotency_key: str
     device: Device | None = None
     guest_link: bool = False
-    cc: bool = False  # a guest's CC'd address: own mail, own link binding, no display name
+    cc: bool = False
 
     @property
     def is_push(self) -> bool:
