@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .brands import Brand, ReplyMode
 from .channels.base import Channel
 from .channels.files import FilesChannel
 from .channels.memory import MemoryChannel
@@ -102,7 +103,7 @@ def __getattr__(name: str) -> Any:
 # ``from ticketnotify import *`` works on the core install; import them by name.
 __all__ = [
     "AccessGrant", "AccessGrants", "CodeError", "GrantError", "RateLimitedError", "WrongCodeError",
-    "stop_on_signals", "AccountUser", "CatalogError", "Channel",
+    "stop_on_signals", "AccountUser", "Brand", "CatalogError", "Channel",
     "ConfigurationError", "DeliveryError", "DeliveryTimeoutError", "Device", "EmailCodeSender",
     "EmailMessage", "ExcerptPolicy", "FilesChannel", "Guest",
     "GuestLinks", "InvalidAddressError", "InvalidInputError", "Job", "JobStatus", "LinkError",
@@ -110,7 +111,8 @@ __all__ = [
     "OutboxUnavailableError", "StoreUnavailableError",
     "Notifier", "OpenedLink", "Outbox", "PermanentDeliveryError", "PlannedDelivery", "Platform",
     "Preferences", "PublishResult", "PushMessage",
-    "Receipt", "Recipient", "RenderConfig", "RenderedEmail", "RenderedPush", "Renderer", "RetryPolicy",
+    "Receipt", "Recipient", "RenderConfig", "RenderedEmail", "ReplyMode", "RenderedPush", "Renderer",
+    "RetryPolicy",
     "SMTPChannel", "SMTPConfig", "SQLiteCodeStore", "SQLiteOutbox", "Security",
     "Ticket", "TicketNotifyError", "TicketUpdate", "TransientDeliveryError",
     "UnknownLocaleError", "UpdateKind", "VerificationCodes", "Worker", "WorkerStats", "plan",

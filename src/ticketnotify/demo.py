@@ -17,6 +17,7 @@ from .guest.links import GuestLinks
 from .notifier import Links, Notifier, PublishResult
 from .outbox.base import JobStatus
 from .outbox.sqlite import SQLiteOutbox
+from .preview import EXAMPLE_BRANDS
 from .worker import Worker
 
 # The demo's own example addresses, passed explicitly: a Notifier has no default links.
@@ -57,7 +58,8 @@ async def run_demo(examples: Path | None, out: Path) -> int:
 
     outbox = SQLiteOutbox(db)
     # A throwaway key: real hosts keep theirs in a secret store and rotate it.
-    notifier = Notifier(outbox, links=LINKS,
+    # The example brands too, so `ticketnotify demo examples/brands.json` sends as them.
+    notifier = Notifier(outbox, links=LINKS, brands=EXAMPLE_BRANDS,
                         guest_links=GuestLinks([secrets.token_bytes(32)], GUEST_URL))
     results = [notifier.publish(update) for update in updates]
     planned = sum(len(r.planned) for r in results)

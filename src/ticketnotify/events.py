@@ -7,9 +7,10 @@ The validators live in ``ticketnotify.validation``; their names are imported her
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 from . import graphemes
 from .errors import InvalidInputError
@@ -25,12 +26,14 @@ from .validation import (
 )
 
 __all__ = [
-    "EARLIEST", "LATEST", "MAX_EXCERPT_CLUSTERS", "MAX_NEW_REPLIES", "AccountUser", "Device",
+    "BUILTIN_LINK_NAMES", "EARLIEST", "LATEST", "MAX_CC", "MAX_EXCERPT_CLUSTERS", "MAX_NEW_REPLIES",
+    "AccountUser", "Device",
     "Guest", "Platform", "Preferences", "Recipient", "Ticket", "TicketUpdate", "UpdateKind",
     "check_aware", "check_email", "check_locale", "check_text", "check_timezone",
 ]
 
 MAX_NEW_REPLIES = 10_000
+MAX_CC = 20  # CC'd guest addresses per ticket: each costs a mail and a link of its own
 # An excerpt keeps at most this many grapheme clusters (then "…"): more than any shipped
 # template shows (600 characters in email, 140 in push), and small enough that a pasted
 # log never makes an outbox row large. Longer replies are cut here, never refused.
@@ -61,24 +64,65 @@ class Platform(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """The ticket as the requester knows it.
+    """The ticket as the requester knows it: a stable key and the number people see.
+
+    Moving a ticket to another queue changes its number (``support-1`` becomes
+    ``billing-1``) but never its key, so the mail thread, the push group and the guest
+    links already in inboxes keep working.
 
     Attributes:
-        id: The ticket's stable identifier (at most 64 characters, one line). It keys
-            guest links, mail threading, push groups and idempotency.
+        id: The ticket's stable key (at most 64 characters, one line). It signs guest
+            links, roots the mail thread (Message-ID root, References, Thread-Index), keys
+            push thread and collapse ids and idempotency. Never shown to the requester
+            unless it is also the number.
         subject: The subject the requester typed (at most 998 characters, one line).
+        number: The reference people see in subjects, bodies and push titles (at most 64
+            characters, one line). Default: ``id``.
+        link_params: Host values that link patterns may use by name, e.g.
+            ``{"secret": "k3y"}`` for ``"https://help.example.com/t/{ticket_id}?s={secret}"``
+            (URL-encoded when filled). Names are Python identifiers other than the built-in
+            placeholders; values one line, at most 512 characters each, at most 16 of them.
 
     Raises:
         InvalidInputError: on construction, for an empty, multi-line or too long value;
-            ``.field`` is ``"ticket.id"`` or ``"ticket.subject"``.
+            ``.field`` is ``"ticket.id"``, ``"ticket.subject"``, ``"ticket.number"`` or
+            ``"ticket.link_params"``.
     """
 
     id: str
     subject: str
+    number: str = ""
+    link_params: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_text("ticket.id", self.id, max_len=64)
         check_text("ticket.subject", self.subject, max_len=998)
+        if self.number == "":
+            object.__setattr__(self, "number", self.id)
+        check_text("ticket.number", self.number, max_len=64)
+        object.__setattr__(self, "link_params", _link_params(self.link_params))
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.subject, self.number, tuple(sorted(self.link_params.items()))))
+
+
+# Placeholders every link pattern has; host ``link_params`` may not shadow them.
+BUILTIN_LINK_NAMES = frozenset({"ticket_id", "ticket_number", "brand", "recipient_email", "token"})
+
+
+def _link_params(params: object) -> Mapping[str, str]:
+    if not isinstance(params, Mapping):
+        raise InvalidInputError("ticket.link_params", "must be a mapping of name to string")
+    if len(params) > 16:
+        raise InvalidInputError("ticket.link_params", "at most 16 values")
+    for name, value in params.items():
+        if not isinstance(name, str) or not name.isidentifier() or name in BUILTIN_LINK_NAMES:
+            raise InvalidInputError(
+                "ticket.link_params",
+                f"{name!r} is not a usable name (a Python identifier, not one of "
+                f"{', '.join(sorted(BUILTIN_LINK_NAMES))})")
+        check_text(f"ticket.link_params.{name}", value, max_len=512)
+    return MappingProxyType(dict(params))
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,21 +226,32 @@ class Guest:
         locale: Language of the messages, stored as ``"sv_SE"``.
         time_zone: IANA zone dates are shown in.
         name: Display name for the ``To:`` header; may be empty.
+        cc: Further addresses on the ticket (at most 20), stored in canonical form. Each
+            gets a mail of its own, in the same locale and zone, with a guest link bound to
+            that address alone; a copy of ``email`` or a repeat is sent once.
 
     Raises:
-        InvalidInputError: on construction, naming the field as ``"recipient.<name>"``.
+        InvalidInputError: on construction, naming the field as ``"recipient.<name>"``
+            (``"recipient.cc[1]"`` for the second CC'd address).
     """
 
     email: str
     locale: str = "en"
     time_zone: str = "UTC"
     name: str = ""
+    cc: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "email", check_email("recipient.email", self.email))
         object.__setattr__(self, "locale", check_locale("recipient.locale", self.locale))
         check_timezone("recipient.time_zone", self.time_zone)
         check_text("recipient.name", self.name, required=False, max_len=256)
+        if isinstance(self.cc, str) or not isinstance(self.cc, Sequence):
+            raise InvalidInputError("recipient.cc", "must be a sequence of addresses, not one string")
+        if len(self.cc) > MAX_CC:
+            raise InvalidInputError("recipient.cc", f"at most {MAX_CC} addresses")
+        cc = tuple(check_email(f"recipient.cc[{i}]", a) for i, a in enumerate(self.cc))
+        object.__setattr__(self, "cc", cc)
 
 
 Recipient = AccountUser | Guest
@@ -218,6 +273,11 @@ class TicketUpdate:
             is never a reason to refuse the update. Shown only where ``ExcerptPolicy`` allows.
         status: Optional new status as the requester sees it (one line, at most 200).
         new_replies: How many replies this news covers, 1 to 10,000.
+        merged_into: Kind ``merged`` only: the ticket this one now lives in. A ``Ticket``
+            gives its key (the links open it) and its number (the copy shows it); a plain
+            string means a ticket whose key and number are that string. Ignored on other kinds.
+        brand: Name of the ``Brand`` this update goes out as (sender, links, look, reply
+            mode); ``None`` lets the notifier's ``brand_for`` or default brand decide.
 
     Raises:
         InvalidInputError: on construction, naming the field (``"kind"``, ``"excerpt"``,
@@ -232,7 +292,8 @@ class TicketUpdate:
     excerpt: str | None = None
     status: str | None = None
     new_replies: int = 1
-    merged_into: str | None = None  # kind "merged": id of the ticket this one now lives in
+    merged_into: Ticket | str | None = None
+    brand: str | None = None
 
     def __post_init__(self) -> None:
         check_text("event_id", self.event_id, max_len=200)
@@ -256,8 +317,12 @@ class TicketUpdate:
             object.__setattr__(self, "excerpt", check_unicode("excerpt", short))
         if self.status is not None:
             check_text("status", self.status, max_len=200)
-        if self.merged_into is not None:
+        if isinstance(self.merged_into, str):
             check_text("merged_into", self.merged_into, max_len=64)
+        elif self.merged_into is not None and not isinstance(self.merged_into, Ticket):
+            raise InvalidInputError("merged_into", "must be a Ticket, a ticket key or None")
+        if self.brand is not None:
+            check_text("brand", self.brand, max_len=64)
         n = self.new_replies
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_NEW_REPLIES:
             raise InvalidInputError("new_replies", f"must be an integer from 1 to {MAX_NEW_REPLIES}")

@@ -58,6 +58,7 @@ def parse_examples(data: Any, *, source: str = "examples") -> list[TicketUpdate]
                 status=event.get("status"),
                 new_replies=event.get("new_replies", 1),
                 merged_into=event.get("merged_into"),
+                brand=event.get("brand"),
             ))
         except InvalidInputError as exc:
             raise InvalidInputError(f"{where}.{exc.field}", exc.problem) from exc
@@ -71,7 +72,7 @@ def _recipient(where: str, spec: Any) -> Recipient:
         kind = spec.get("type")
         common = {k: spec[k] for k in ("email", "locale", "time_zone", "name") if k in spec}
         if kind == "guest":
-            return Guest(**common)
+            return Guest(**common, cc=tuple(spec.get("cc", ())))
         if kind == "account":
             return AccountUser(
                 user_id=spec["user_id"], **common,

@@ -8,7 +8,16 @@ from typing import Any, ClassVar
 
 @dataclass(frozen=True, slots=True)
 class EmailMessage:
-    """A rendered email; the SMTP adapter adds From, threading and MIME structure."""
+    """A rendered email; the SMTP adapter adds threading and MIME structure.
+
+    Attributes:
+        ticket_id: the ticket's stable key: it roots the thread (References, Thread-Index).
+        subject: the subject line, constant for a ticket (with the brand's subject tag).
+        sender: the From address; ``""``: the channel's configured sender.
+        sender_name: the From display name; ``None``: the channel's configured name.
+        envelope_sender: the SMTP MAIL FROM; ``""``: the channel's configured sender.
+        reply_to: the Reply-To address; ``""``: the channel's configured one, if any.
+    """
 
     kind: ClassVar[str] = "email"
     delivery_id: str
@@ -21,6 +30,10 @@ class EmailMessage:
     text: str
     to_name: str = ""
     preheader: str = ""
+    sender: str = ""
+    sender_name: str | None = None
+    envelope_sender: str = ""
+    reply_to: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form for the outbox (flat fields: no deep copy on the publish path)."""

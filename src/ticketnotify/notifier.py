@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
+from .brands import Brand, Links, fill_url, link_values, reply_headers
 from .clock import Clock, utc_now
 from .errors import (
     ConfigurationError,
@@ -20,14 +21,18 @@ from .errors import (
 from .events import AccountUser, TicketUpdate
 from .messages import EmailMessage, PushMessage
 from .outbox.base import NewJob, Outbox
-from .routing import PlannedDelivery, link_ticket_id, plan
+from .routing import PlannedDelivery, link_ticket, plan
+
+__all__ = ["ExcerptPolicy", "LinkSigner", "Links", "Notifier", "PublishResult"]
 
 if TYPE_CHECKING:
     from .rendering import Renderer
 
 
 class LinkSigner(Protocol):
-    """What the notifier needs from guest links: a signed URL for (ticket, address)."""
+    """What the notifier needs from guest links: a token and a URL for (ticket key, address)."""
+
+    def issue(self, ticket_id: str, email: str, *, now: datetime | None = None) -> str: ...
 
     def url_for(self, ticket_id: str, email: str, *, now: datetime | None = None) -> str: ...
 
@@ -39,62 +44,6 @@ class _Unset(Enum):
 
 
 _UNSET = _Unset.UNSET
-
-
-@dataclass(frozen=True, slots=True)
-class Links:
-    """Where account users open a ticket, as patterns with ``{ticket_id}`` filled in.
-
-    There is no default: a real message must never carry a placeholder address.
-
-    Attributes:
-        web_ticket_url: the ticket on the host's site, e.g.
-            ``"https://help.example.com/tickets/{ticket_id}"``; the email's link, and the
-            push deep link when there is no app link. Required.
-        app_ticket_url: the ticket in the host's app, e.g. ``"examplehelp://tickets/{ticket_id}"``;
-            the push deep link and the email's "open in the app" link. ``None``: no app.
-
-    Raises:
-        ConfigurationError: a pattern is missing, has no ``{ticket_id}`` or uses another
-            placeholder.
-    """
-
-    web_ticket_url: str = ""
-    app_ticket_url: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.web_ticket_url:
-            raise ConfigurationError(
-                "Links.web_ticket_url is required: the address of a ticket on your site, e.g. "
-                "Links(web_ticket_url='https://help.example.com/tickets/{ticket_id}')")
-        for name in ("web_ticket_url", "app_ticket_url"):
-            pattern = getattr(self, name)
-            if pattern is None and name == "app_ticket_url":
-                continue
-            if not isinstance(pattern, str):
-                raise ConfigurationError(f"Links.{name} must be a string, not {pattern!r}")
-            try:
-                filled = pattern.format(ticket_id="1")
-            except (KeyError, IndexError, ValueError, AttributeError) as exc:
-                raise ConfigurationError(
-                    f"Links.{name} {pattern!r} may only use the placeholder {{ticket_id}} "
-                    f"({type(exc).__name__}: {exc})") from exc
-            if filled == pattern:
-                raise ConfigurationError(f"Links.{name} {pattern!r} has no {{ticket_id}}")
-
-    def web(self, ticket_id: str) -> str:
-        """Web address of a ticket for a logged-in user."""
-        return self.web_ticket_url.format(ticket_id=_url_part(ticket_id))
-
-    def app(self, ticket_id: str) -> str | None:
-        """App deep link of a ticket, or None when the host has no app."""
-        if self.app_ticket_url is None:
-            return None
-        return self.app_ticket_url.format(ticket_id=_url_part(ticket_id))
-
-    def push(self, ticket_id: str) -> str:
-        """Where a push opens: the app link, else the web address."""
-        return self.app(ticket_id) or self.web(ticket_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,19 +91,25 @@ class Notifier:
 
     Args:
         outbox: where deliveries are stored (``SQLiteOutbox``, ``PostgresOutbox``).
-        links: ``Links`` for account users' emails and pushes. Required; ``None`` only
-            if this host never notifies account users (such an update then raises).
+        links: ``Links`` for account users' emails and pushes: the simple form of the
+            default brand. Required unless ``brands`` is given; ``None`` only if this host
+            never notifies account users (such an update then raises).
         guest_links: builds the signed link in guest emails, normally
             ``GuestLinks(keys, url_pattern=...)``. Required; ``None`` only if this host
             never notifies guests (such an update then raises).
         renderer: the ``Renderer``; default ``Renderer.shared()``.
         excerpts: where reply excerpts may appear; default ``ExcerptPolicy()``.
         clock: returns the current aware UTC datetime (signing time of guest links).
+        brands: the host's ``Brand``s. Without ``links``, the first is the default brand;
+            with ``links``, the default brand is made from them and these are extra.
+        brand_for: picks a brand name for an update without ``update.brand`` (e.g. by
+            queue); returning ``None`` means the default brand.
 
     Raises:
-        ConfigurationError: ``links`` or ``guest_links`` not passed, or a ``GuestLinks``
-            made without ``url_pattern`` (it can open links but not build them). The
-            message names the argument and what to pass.
+        ConfigurationError: ``links`` (or ``brands``) or ``guest_links`` not passed, a
+            ``GuestLinks`` made without ``url_pattern`` while a brand has no
+            ``guest_ticket_url``, or two brands of one name. The message names the
+            argument and what to pass.
     """
 
     def __init__(
@@ -166,8 +121,10 @@ class Notifier:
         links: Links | None | _Unset = _UNSET,
         excerpts: ExcerptPolicy | None = None,
         clock: Clock = utc_now,
+        brands: Sequence[Brand] = (),
+        brand_for: Callable[[TicketUpdate], str | None] | None = None,
     ) -> None:
-        if links is _UNSET:
+        if links is _UNSET and not brands:
             raise ConfigurationError(
                 "Notifier needs links=Links(web_ticket_url='https://help.example.com/tickets/"
                 "{ticket_id}', app_ticket_url='examplehelp://tickets/{ticket_id}') with your "
@@ -177,9 +134,20 @@ class Notifier:
                 "Notifier needs guest_links=GuestLinks(keys, url_pattern='https://help.example."
                 "com/guest/tickets/{ticket_id}?token={token}') with your own address "
                 "(guest_links=None if you never notify guests)")
-        if links is not None and not isinstance(links, Links):
+        if links is not None and links is not _UNSET and not isinstance(links, Links):
             raise ConfigurationError(f"links must be a Links, not {type(links).__name__}")
-        if guest_links is not None and getattr(guest_links, "url_pattern", "") is None:
+        if not all(isinstance(b, Brand) for b in brands):
+            raise ConfigurationError("brands must be a sequence of Brand")
+        chosen = [Brand.from_links(links)] if links is not _UNSET else []
+        self.brands: dict[str, Brand] = {}
+        for brand in [*chosen, *brands]:
+            if brand.name in self.brands:
+                raise ConfigurationError(f"two brands are named {brand.name!r}; names pick brands")
+            self.brands[brand.name] = brand
+        self.default_brand = next(iter(self.brands.values()))
+        self.brand_for = brand_for
+        if guest_links is not None and getattr(guest_links, "url_pattern", "") is None and any(
+                b.guest_ticket_url is None for b in self.brands.values()):
             raise ConfigurationError(
                 "guest_links was made without url_pattern, so it cannot build the link guest "
                 "emails carry: GuestLinks(keys, url_pattern='https://help.example.com/guest/"
@@ -191,7 +159,7 @@ class Notifier:
         self.outbox = outbox
         self.renderer = renderer
         self.guest_links: LinkSigner | None = guest_links
-        self.links: Links | None = links
+        self.links: Links | None = None if links is _UNSET else links
         self.excerpts = excerpts or ExcerptPolicy()
         self.clock = clock
 
@@ -264,59 +232,85 @@ class Notifier:
         jobs = [NewJob(d.idempotency_key, d.channel, self._render(update, d).to_dict()) for d in planned]
         return jobs, planned
 
+    def brand_of(self, update: TicketUpdate) -> Brand:
+        """The brand ``update`` goes out as: its own, else ``brand_for``'s, else the default.
+
+        Raises:
+            InvalidInputError: the name is no brand of this notifier (``.field`` ``"brand"``).
+        """
+        name = update.brand
+        if name is None and self.brand_for is not None:
+            name = self.brand_for(update)
+        if name is None:
+            return self.default_brand
+        brand = self.brands.get(name) if isinstance(name, str) else None
+        if brand is None:
+            raise InvalidInputError("brand", f"{name!r} is not one of this notifier's brands "
+                                             f"({', '.join(sorted(self.brands))})")
+        return brand
+
     def _render(self, update: TicketUpdate, delivery: PlannedDelivery) -> EmailMessage | PushMessage:
         r = update.recipient
-        ticket_id = update.ticket.id
-        link_id = link_ticket_id(update)  # after a merge: the surviving ticket
+        brand = self.brand_of(update)
+        key = update.ticket.id  # threading and grouping follow the stable key, never the number
+        target = link_ticket(update)  # after a merge: the surviving ticket
         if delivery.device is not None:
             assert isinstance(r, AccountUser)
             push = self.renderer.render_update_push(update, include_excerpt=self.excerpts.push)
-            group = _group_id(ticket_id)
-            links = self._links()
+            group = _group_id(key)
+            values = link_values(target, brand.name)
+            deep_link = fill_url(brand.app_ticket_url or self._web(brand), values)
             return PushMessage(
-                delivery_id=delivery.idempotency_key, ticket_id=ticket_id, locale=r.locale,
+                delivery_id=delivery.idempotency_key, ticket_id=key, locale=r.locale,
                 platform=delivery.device.platform.value, token=delivery.device.token,
                 user_id=r.user_id, title=push.title, body=push.body,
-                deep_link=links.push(link_id), thread_id=group, collapse_id=group,
-                data={"ticket_id": ticket_id, "kind": update.kind.value, "event_id": update.event_id},
+                deep_link=deep_link, thread_id=group, collapse_id=group,
+                data={"ticket_id": key, "kind": update.kind.value, "event_id": update.event_id,
+                      **({"ticket_number": update.ticket.number}
+                         if update.ticket.number != key else {})},
             )
+        values = link_values(target, brand.name, delivery.address)
         if delivery.guest_link:
-            if self.guest_links is None:
-                raise ConfigurationError(
-                    "a guest update needs guest links, and this Notifier was made with "
-                    "guest_links=None: pass guest_links=GuestLinks(keys, url_pattern=...)")
-            url = self.guest_links.url_for(link_id, r.email, now=self.clock())
+            url = self._guest_url(brand, target.id, delivery.address, values)
             with_subject = self.excerpts.guest_subject
             email = self.renderer.render_update_email(
                 update, ticket_url=url, app_url=None, guest=True,
-                include_excerpt=self.excerpts.guest_email, include_subject=with_subject)
+                include_excerpt=self.excerpts.guest_email, include_subject=with_subject,
+                brand=brand)
         else:
             with_subject = True
-            links = self._links()
+            app = fill_url(brand.app_ticket_url, values) if brand.app_ticket_url else None
             email = self.renderer.render_update_email(
-                update, ticket_url=links.web(link_id), app_url=links.app(link_id),
-                guest=False, include_excerpt=self.excerpts.account_email)
+                update, ticket_url=fill_url(self._web(brand), values), app_url=app,
+                guest=False, include_excerpt=self.excerpts.account_email, brand=brand)
+        subject, reply_to = reply_headers(brand, email.subject, values)
         return EmailMessage(
-            delivery_id=delivery.idempotency_key, ticket_id=ticket_id,
+            delivery_id=delivery.idempotency_key, ticket_id=key,
             ticket_subject=update.ticket.subject if with_subject else "", locale=r.locale,
             to_address=delivery.address,
-            to_name=r.name, subject=email.subject, html=email.html, text=email.text,
-            preheader=email.preheader,
+            to_name="" if delivery.cc else r.name, subject=subject, html=email.html,
+            text=email.text, preheader=email.preheader, sender=brand.sender or "",
+            sender_name=brand.sender_name,
+            envelope_sender=brand.envelope_sender or "", reply_to=reply_to,
         )
 
-
-    def _links(self) -> Links:
-        if self.links is None:
+    def _guest_url(self, brand: Brand, key: str, address: str, values: dict[str, str]) -> str:
+        if self.guest_links is None:
             raise ConfigurationError(
-                "an account user's update needs Links, and this Notifier was made with "
-                "links=None: pass links=Links(web_ticket_url=..., app_ticket_url=...)")
-        return self.links
+                "a guest update needs guest links, and this Notifier was made with "
+                "guest_links=None: pass guest_links=GuestLinks(keys, url_pattern=...)")
+        if brand.guest_ticket_url is None:
+            return self.guest_links.url_for(key, address, now=self.clock())
+        token = self.guest_links.issue(key, address, now=self.clock())
+        return fill_url(brand.guest_ticket_url, {**values, "token": token})
 
-
-def _url_part(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
+    def _web(self, brand: Brand) -> str:
+        if brand.web_ticket_url is None:
+            raise ConfigurationError(
+                f"an account user's update needs Links, and brand {brand.name!r} has none "
+                "(this Notifier may have been made with links=None): pass links=Links("
+                "web_ticket_url=..., app_ticket_url=...) or a Brand with web_ticket_url")
+        return brand.web_ticket_url
 
 
 def _group_id(ticket_id: str) -> str:

@@ -16,13 +16,15 @@ from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
+from .brands import Brand, Links, ReplyMode, fill_url, link_values, reply_headers
 from .channels.mime.builder import build_mime, mime_bytes
+from .errors import InvalidInputError
 from .events import AccountUser, TicketUpdate, UpdateKind
 from .examples import default_examples_dir, load_examples
 from .messages import EmailMessage
-from .notifier import ExcerptPolicy, Links
+from .notifier import ExcerptPolicy
 from .rendering import RenderConfig, Renderer
-from .routing import link_ticket_id
+from .routing import link_ticket
 
 SENDER = "support@example.com"
 SENDER_NAME = "Example Support"
@@ -33,15 +35,47 @@ EXAMPLE_LINKS = Links(web_ticket_url="https://support.example.com/tickets/{ticke
                       app_ticket_url="examplesupport://tickets/{ticket_id}")
 # Not signed either; a host passes its pattern with PREVIEW-UNSIGNED as the token.
 GUEST_URL = "https://support.example.com/guest/tickets/{ticket_id}?token=PREVIEW-UNSIGNED"
+# Brands the shipped examples pick (examples/brands.json): a second sender without an app
+# and with its own look and footer, and a desk that takes replies by email.
+EXAMPLE_BRANDS = (
+    Brand(name="billing", web_ticket_url="https://billing.example.com/tickets/{ticket_number}",
+          guest_ticket_url="https://billing.example.com/guest/{ticket_id}?t={token}",
+          sender="billing@example.com", sender_name="Example Billing", team="Example Billing",
+          accent_color="#b45309", logo_url="https://billing.example.com/logo.png",
+          footer_lines=("Example Billing AB", "Box 123, 111 22 Stockholm")),
+    Brand(name="desk", web_ticket_url="https://desk.example.com/tickets/{ticket_id}",
+          app_ticket_url="exampledesk://tickets/{ticket_id}", sender="desk@example.com",
+          sender_name="Example Desk", reply_mode=ReplyMode.REPLY_BY_EMAIL,
+          reply_to="desk+{ticket_id}@example.com", subject_tag="[#{ticket_number}]"),
+)
 
 
 @dataclass(frozen=True, slots=True)
 class PreviewOptions:
-    """Which links and excerpt policy the previews show: the ``Notifier``'s own settings."""
+    """Which links, brands and excerpt policy the previews show: the ``Notifier``'s own settings.
+
+    ``links`` make the default brand; an example with ``"brand": "billing"`` is shown as
+    the brand of that name in ``brands``.
+    """
 
     links: Links = EXAMPLE_LINKS
     excerpts: ExcerptPolicy = field(default_factory=ExcerptPolicy)
     guest_url: str = GUEST_URL
+    brands: tuple[Brand, ...] = EXAMPLE_BRANDS
+
+    def brand_of(self, update: TicketUpdate) -> Brand:
+        """The brand an example update is shown as.
+
+        Raises:
+            InvalidInputError: the example names no brand of ``brands`` (``.field`` ``"brand"``).
+        """
+        if update.brand is None:
+            return Brand.from_links(self.links)
+        for brand in self.brands:
+            if brand.name == update.brand:
+                return brand
+        raise InvalidInputError("brand", f"{update.brand!r} is not one of the preview brands "
+                                         f"({', '.join(b.name for b in self.brands)})")
 
 
 @dataclass(slots=True)
@@ -93,31 +127,43 @@ def _render_one(
 ) -> PreviewEntry:
     r = update.recipient
     guest = not isinstance(r, AccountUser)
-    ticket_id = update.ticket.id
-    link_id = link_ticket_id(update)  # after a merge: the surviving ticket, as the Notifier does
+    ticket_id = update.ticket.id  # the key: it roots the thread, as the Notifier does
+    brand = options.brand_of(update)
+    values = link_values(link_ticket(update), brand.name, r.email)  # after a merge: the survivor
+    web = fill_url(brand.web_ticket_url or options.links.web_ticket_url, values)
+    app = fill_url(brand.app_ticket_url, values) if brand.app_ticket_url else None
+    if not guest:
+        ticket_url = web
+    elif brand.guest_ticket_url:
+        ticket_url = fill_url(brand.guest_ticket_url, {**values, "token": "PREVIEW-UNSIGNED"})
+    else:
+        ticket_url = _link(options.guest_url, values["ticket_id"])
     excerpts = options.excerpts
     with_subject = excerpts.guest_subject or not guest
     email = renderer.render_update_email(
         update,
-        ticket_url=_link(options.guest_url, link_id) if guest else options.links.web(link_id),
-        app_url=None if guest else options.links.app(link_id),
+        ticket_url=ticket_url,
+        app_url=None if guest else app,
         guest=guest,
         include_excerpt=excerpts.guest_email if guest else excerpts.account_email,
         include_subject=with_subject,
+        brand=brand,
     )
+    subject, reply_to = reply_headers(brand, email.subject, values)
     folder = out_dir / example / r.locale
     folder.mkdir(parents=True, exist_ok=True)
     stem = update.kind.value
     entry = PreviewEntry(
         example=example, locale=r.locale, kind=stem,
         recipient=("guest " if guest else "account ") + r.email,
-        subject=email.subject, preheader=email.preheader,
+        subject=subject, preheader=email.preheader,
     )
     message = EmailMessage(
         delivery_id=f"preview-{example}-{r.locale}-{stem}", ticket_id=ticket_id,
         ticket_subject=update.ticket.subject if with_subject else "", locale=r.locale,
-        to_address=r.email, to_name=r.name, subject=email.subject, html=email.html,
-        text=email.text, preheader=email.preheader,
+        to_address=r.email, to_name=r.name, subject=subject, html=email.html,
+        text=email.text, preheader=email.preheader, sender=brand.sender or "",
+        sender_name=brand.sender_name, reply_to=reply_to,
     )
     mime = build_mime(message, sender=SENDER, sender_name=SENDER_NAME, domain=DOMAIN,
                       now=update.occurred_at)
@@ -130,7 +176,7 @@ def _render_one(
         push = renderer.render_update_push(update, include_excerpt=excerpts.push)
         files["push.json"] = json.dumps(
             {"title": push.title, "body": push.body, "locale": r.locale, "kind": stem,
-             "deep_link": options.links.push(link_id)},
+             "deep_link": app or web},
             ensure_ascii=False, indent=2,
         ).encode("utf-8") + b"\n"
     for suffix, data in files.items():

@@ -189,7 +189,11 @@ def _canonical(text: str) -> CanonicalEmail | str:
     ascii_domain = ascii_domain.removesuffix(".")  # the root dot: same domain
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not all(labels):
-        return "has no dotted domain after the @ (like example.com)"
+        # Dotless domains (root@localhost, which Django accepts) are refused on purpose: the
+        # mail would go to the relay's own host or nowhere, and a guest link bound to such an
+        # address opens for nobody outside it (docs/brands.md, "Addresses").
+        return ("has no dotted domain after the @ (like example.com): the dotted-domain rule "
+                "refuses local-only addresses such as root@localhost; use a real mailbox")
     if labels[-1].isdigit():
         return "has an IP address or a numeric top-level domain, which is not a mail domain"
     address = f"{local}@{ascii_domain}"

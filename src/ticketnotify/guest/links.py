@@ -1,9 +1,13 @@
 """Signed deep links that bring a guest back to their ticket, without the address in the URL.
 
-The token signs (ticket id, keyed digest of the normalized address, issued-at) for the
-``guest-link`` purpose. The address itself is never in the token: itsdangerous signs but
-does not encrypt, so its payload is readable base64. The host compares the digest with the
-address it has on the ticket (``open(token, email=...)``). Opening a link changes nothing.
+The token signs (ticket key, keyed digest of the normalized address, issued-at) for the
+``guest-link`` purpose. The key is ``Ticket.id``, never the number people see, so a ticket
+moved to another queue (new number, same key) keeps its links working. Each address on a
+ticket (the requester and every CC'd one) gets a token of its own. The address itself is
+never in the token: itsdangerous signs but does not encrypt, so its payload is readable
+base64. The host compares the digest with the address it has on the ticket
+(``open(token, email=...)``, or ``issued_for`` with all of them). Opening a link changes
+nothing.
 """
 
 from __future__ import annotations
@@ -243,6 +247,31 @@ class GuestLinks:
             hmac.compare_digest(_digest(key, normalized), opened.address_digest)
             for key in self._address_keys
         )
+
+    def issued_for(self, opened: OpenedLink, addresses: Sequence[str]) -> str:
+        """Which of the ticket's addresses (requester and CC'd) the link was issued for.
+
+        Every address on a guest ticket gets a link of its own, bound to it alone; the
+        verification code must then go to this address, never to another one on the ticket.
+
+        Args:
+            opened: what ``open`` returned for the token.
+            addresses: every address the host has on the ticket, in any spelling; values
+                that are no address are skipped.
+
+        Returns:
+            The matching entry of ``addresses``, as given.
+
+        Raises:
+            AddressMismatchError: the link was issued for none of them (for instance a CC
+                the host has since removed from the ticket).
+        """
+        for address in addresses:
+            if self.address_matches(opened, address):
+                return address
+        raise AddressMismatchError(
+            f"the link for ticket {opened.ticket_id} was issued for none of the ticket's "
+            f"{len(addresses)} addresses; send the guest a fresh link")
 
     def check_address(self, opened: OpenedLink, email: str) -> None:
         """Raise ``AddressMismatchError`` unless the link was issued for ``email``."""

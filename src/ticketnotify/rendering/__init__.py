@@ -15,10 +15,13 @@ from babel import Locale
 from babel.messages.catalog import Catalog
 from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
 
+from ..brands import Brand
 from ..errors import CatalogError, ConfigurationError, InvalidInputError
-from ..events import TicketUpdate, UpdateKind
+from ..events import TicketUpdate
 from ..i18n import LocaleSet, catalog_chain, chain_translations, parse_locale, read_catalog
+from ..routing import merged_into_number
 from ..validation import check_timezone
+from .branding import DEFAULT_LOOK, brand_look, brand_values
 from .compiled import (
     Skeleton,
     SkeletonCache,
@@ -178,12 +181,15 @@ class Renderer:
         guest: bool,
         include_excerpt: bool,
         include_subject: bool = True,
+        brand: Brand | None = None,
     ) -> RenderedEmail:
         """One update as email: one subject per ticket, the news in body and preheader.
 
         ``include_subject=False`` leaves the ticket's subject out of every part (the copy names
         the ticket by number instead): it is text whoever filed the ticket typed, and an
         unverified guest mailbox must not receive it, or the notifier relays spam.
+        ``brand`` gives the team name, logo, colours, footer lines and reply mode; ``None``
+        is the default look and notification-only copy.
         """
         r = update.recipient
         values = self._update_values(update, include_excerpt, EMAIL_EXCERPT_CHARS)
@@ -192,7 +198,8 @@ class Renderer:
         values["guest"] = bool(guest)
         values["ticket_url"] = ticket_url
         values["app_url"] = None if guest or not app_url else app_url
-        return self._render_email(update.kind.value, r.locale, values)
+        values.update(brand_values(brand))
+        return self._render_email(update.kind.value, r.locale, values, look=brand_look(brand))
 
     def render_update_push(self, update: TicketUpdate, *, include_excerpt: bool) -> RenderedPush:
         """The push for one update; no conversation content unless the host opted in."""
@@ -245,7 +252,7 @@ class Renderer:
         if excerpt is not None and not excerpt.strip():
             excerpt = None
         return {
-            "ticket_id": update.ticket.id,
+            "ticket_id": update.ticket.number,  # templates show it: the number, not the key
             "ticket_subject": update.ticket.subject,
             "excerpt": shorten(excerpt, excerpt_chars) if excerpt else None,
             "status": update.status or None,
@@ -253,7 +260,7 @@ class Renderer:
             "occurred_at": format_when(update.occurred_at, r.time_zone, r.locale),
             "name": r.name,
             # kind "merged": the ticket the conversation continues in (a number, not content)
-            "merged_into": (update.merged_into or None) if update.kind is UpdateKind.MERGED else None,
+            "merged_into": merged_into_number(update),
         }
 
     def _templates_for(self, locale: str) -> LocaleTemplates:
@@ -270,13 +277,14 @@ class Renderer:
         return found
 
     def _render_email(
-        self, template: str, locale: str, values: dict[str, SlotValue]
+        self, template: str, locale: str, values: dict[str, SlotValue],
+        look: tuple[tuple[str, str], ...] = DEFAULT_LOOK,
     ) -> RenderedEmail:
         templates = self._templates_for(locale)
-        key = (template, templates.locale_id, variant_of(values, templates.plural_key))
+        key = (template, templates.locale_id, variant_of(values, templates.plural_key), look)
         skeleton = self._emails.get(key)
         if skeleton is None:
-            skeleton = self._emails.put(key, self._compile_email(templates, template, values))
+            skeleton = self._emails.put(key, self._compile_email(templates, template, values, look))
         filled = _fill_values(values, _babel_locale(locale))
         escaped = {name: escape(value) for name, value in filled.items()}
         return RenderedEmail(
@@ -287,11 +295,12 @@ class Renderer:
         )
 
     def _compile_email(
-        self, templates: LocaleTemplates, template: str, values: dict[str, SlotValue]
+        self, templates: LocaleTemplates, template: str, values: dict[str, SlotValue],
+        look: tuple[tuple[str, str], ...],
     ) -> _EmailSkeleton:
         if not template.replace("_", "").isalnum():
             raise InvalidInputError("template", f"{template!r} is not a template name")
-        ctx = marker_context(values)
+        ctx = {**marker_context(values), **dict(look)}  # colours: compiled in, checked by Brand
         base = f"email/{template}"
         with _template_errors(templates.locale_id, base, self.config):
             subject = templates.render(f"{base}/subject.txt", ctx)

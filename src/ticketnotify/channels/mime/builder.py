@@ -92,13 +92,20 @@ def build_mime_bytes(
 ) -> bytes:
     """The exact wire bytes (CRLF, 7-bit) of the threaded, auto-generated message.
 
+    ``sender``, ``sender_name`` and ``reply_to`` are the channel's defaults: the message's
+    own ``sender``, ``sender_name`` and ``reply_to`` (its brand's) win when set.
     ``domain`` is the right-hand side of Message-ID and the thread root id (normally the
     sender's domain); ``now`` fixes the Date header for previews and tests. Same inputs,
-    same bytes: the multipart boundary is derived from the delivery id.
+    same bytes: the multipart boundary is derived from the delivery id. The thread root,
+    References and Thread-Index come from ``message.ticket_id``, the ticket's stable key,
+    so a ticket whose number changes stays one conversation.
     """
     when = now if now is not None else datetime.now(UTC)
     if when.tzinfo is None:
         raise InvalidInputError("now", "must be timezone-aware")
+    sender = message.sender or sender
+    sender_name = sender_name if message.sender_name is None else message.sender_name
+    reply_to = message.reply_to or reply_to
     root = thread_root_id(message.ticket_id, domain)
     head = [
         mailbox("From", "sender", sender, sender_name),

@@ -64,7 +64,12 @@ class SMTPChannel(Channel[EmailMessage]):
         )
 
     def render(self, message: EmailMessage) -> bytes:
-        """The exact bytes this channel would put on the wire for ``message`` (DKIM included)."""
+        """The exact bytes this channel would put on the wire for ``message`` (DKIM included).
+
+        From is the message's own ``sender`` (its brand's) when set, else the configured
+        one; likewise its display name and Reply-To. Message-IDs and the thread root keep
+        the configured ``domain``, so a ticket's thread survives a change of brand.
+        """
         cfg = self.config
         raw = build_mime_bytes(
             message, sender=cfg.sender, sender_name=cfg.sender_name, reply_to=cfg.reply_to,
@@ -79,29 +84,31 @@ class SMTPChannel(Channel[EmailMessage]):
         The receipt's ``provider_id`` is the Message-ID; ``detail`` the server's reply to
         DATA. A connection lost after the message was written but before the server
         answered is a ``TransientDeliveryError``: the worker sends it again, so the
-        recipient may get it twice, never zero times.
+        recipient may get it twice, never zero times. The envelope sender (MAIL FROM) is
+        the message's ``envelope_sender`` when its brand set one, else the configured sender.
         """
         try:
             raw = self.render(message)
         except InvalidInputError as exc:
-            if exc.field == "to_address":
+            if exc.field == "to_address":  # a bad brand sender is "sender": bad-message
                 raise InvalidAddressError(f"cannot mail {exc}", code="bad-address") from exc
             raise PermanentDeliveryError(
                 f"cannot build the email: {exc}", code="bad-message"
             ) from exc
         except ConfigurationError as exc:  # DKIM signing failed: hold the mail until fixed
             raise TransientDeliveryError(f"cannot sign the email: {exc}", code="dkim") from exc
+        envelope = ascii_address(message.envelope_sender or self.config.sender)
         conn = await self._acquire()
         reusable = False
         try:
             try:
-                reply = await self._transact(conn, raw, ascii_address(message.to_address))
+                reply = await self._transact(conn, raw, envelope, ascii_address(message.to_address))
             except _Failed as failed:
                 if not failed.stale:
                     raise failed.error from failed.__cause__
                 conn = await self._replace(conn)
                 try:
-                    reply = await self._transact(conn, raw, ascii_address(message.to_address))
+                    reply = await self._transact(conn, raw, envelope, ascii_address(message.to_address))
                 except _Failed as again:
                     raise again.error from again.__cause__
             reusable = True
@@ -138,7 +145,7 @@ class SMTPChannel(Channel[EmailMessage]):
             raise failed.error from failed.__cause__
 
     async def _transact(
-        self, conn: SMTPConnection, raw: bytes, rcpt: str
+        self, conn: SMTPConnection, raw: bytes, envelope: str, rcpt: str
     ) -> aiosmtplib.SMTPResponse:
         """MAIL, RCPT, DATA by hand, so each failure is classified by the stage it hit."""
         client = conn.client
@@ -149,13 +156,13 @@ class SMTPChannel(Channel[EmailMessage]):
             if self.config.pipelining and client.supports_extension("pipelining"):
                 try:
                     return await pipelined_send(
-                        client, self.config.sender, rcpt, raw,
+                        client, envelope, rcpt, raw,
                         mail_options=options, timeout=self.config.timeout,
                     )
                 except StageError as failed:
                     stage = failed.stage
                     raise failed.cause from failed
-            await client.mail(self.config.sender, options=options)
+            await client.mail(envelope, options=options)
             stage = "RCPT"
             await client.rcpt(rcpt)
             stage = "DATA"
