@@ -96,10 +96,11 @@ def batch(run: int, number: int) -> list[TicketUpdate]:
 CHILD = textwrap.dedent("""
     import sys
     sys.path.insert(0, sys.argv[3])
-    from ticketnotify.notifier import Notifier
+    from ticketnotify.notifier import Links, Notifier
     from ticketnotify.outbox.from_url import outbox_from_url
     from tests.outbox.test_fault_matrix import BATCHES, batch
-    notifier = Notifier(outbox_from_url(sys.argv[1]))
+    notifier = Notifier(outbox_from_url(sys.argv[1]), guest_links=None,
+                        links=Links(web_ticket_url='https://help.example.com/t/{ticket_id}'))
     run = int(sys.argv[2])
     batches = [batch(run, n) for n in range(BATCHES)]
     notifier.publish_many(batch(-1, 0))  # templates compiled, connection open
