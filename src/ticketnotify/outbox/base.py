@@ -180,5 +180,12 @@ class Outbox(ABC):
     def get(self, idempotency_key: str) -> Job | None:
         """Look a job up by its key (tests, diagnostics)."""
 
+    def dead_letters(self, limit: int = 10) -> list[Job]:
+        """Up to ``limit`` dead jobs, most recently given up first; the reason is ``last_error``.
+
+        For ``ticketnotify outbox status``; a store without it shows none.
+        """
+        return []
+
     def close(self) -> None:
         """Release the store's connection; stores holding none keep the default."""

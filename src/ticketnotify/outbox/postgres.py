@@ -295,5 +295,13 @@ class PostgresOutbox(Outbox):
             row = cur.fetchone()
         return None if row is None else _job(row)
 
+    def dead_letters(self, limit: int = 10) -> list[Job]:
+        with self._cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM {TABLE} WHERE status = 'dead'"
+                " ORDER BY finished_at DESC NULLS LAST, id DESC LIMIT %s", (limit,)
+            )
+            return [_job(r) for r in cur.fetchall()]
+
     def close(self) -> None:
         self._pg.close()

@@ -294,5 +294,13 @@ class SQLiteOutbox(Outbox):
             ).fetchone()
         return None if row is None else _job(row)
 
+    def dead_letters(self, limit: int = 10) -> list[Job]:
+        with self._db.lock:
+            rows = self._db.conn.execute(
+                f"SELECT {_COLUMNS} FROM {TABLE} WHERE status = 'dead'"
+                " ORDER BY finished_at DESC, id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_job(r) for r in rows]
+
     def close(self) -> None:
         self._db.close()
