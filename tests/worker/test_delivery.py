@@ -20,7 +20,7 @@ from ticketnotify.events import Device, Platform
 from ticketnotify.messages import EmailMessage, PushMessage
 from ticketnotify.outbox import JobStatus, MemoryOutbox, NewJob
 from ticketnotify.outbox.base import Job
-from ticketnotify.worker import DeadLetter, RetryPolicy, Worker
+from ticketnotify.worker import DeadLetter, RetryLater, RetryPolicy, Worker
 
 from ..conftest import FakeClock
 
@@ -155,3 +155,31 @@ async def test_the_host_may_replace_the_retry_decision(clock: FakeClock) -> None
 def test_a_retry_without_the_decision_method_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="get_retry_decision"):
         Worker(MemoryOutbox(), {}, retry=5)  # type: ignore[arg-type]
+
+
+class Broken:
+    """A host strategy with bugs: it raises, or answers nonsense."""
+
+    def __init__(self) -> None:
+        self.answers: list[object] = [ValueError("oops"), None, RetryLater(float("inf"), "x"),
+                                      RetryLater(-5, "x")]
+
+    def get_retry_decision(self, exception: BaseException, job: Job) -> RetryLater:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+
+async def test_a_broken_host_strategy_falls_back_to_the_default_policy(clock: FakeClock) -> None:
+    outbox, channel = MemoryOutbox(), MemoryChannel()
+    keys = [f"k{n}" for n in range(4)]
+    outbox.add([email_job(k, "busy@example.com") for k in keys], clock())
+    channel.fail_with["busy@example.com"] = TransientDeliveryError("421 busy")
+    stats = await Worker(outbox, {"email": channel}, clock=clock, retry=Broken(),
+                         concurrency=1).drain()
+    assert stats.retried == 4
+    for key in keys:
+        job = outbox.get(key)
+        assert job and job.status is JobStatus.PENDING and job.attempts == 1
+        assert 2.5 <= (job.next_attempt_at - clock()).total_seconds() <= 5

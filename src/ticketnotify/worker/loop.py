@@ -22,13 +22,14 @@ from ..messages import Message, PushMessage, message_from_dict
 from ..outbox.base import Job, Outbox, Outcome, OutcomeKind
 from .dead_devices import DeadDevices, InvalidDeviceCallback
 from .outcomes import OutcomeRecorder
-from .retry import DeadLetter, RetryDecision, RetryPolicy, RetryStrategy
+from .retry import DeadLetter, RetryDecision, RetryLater, RetryPolicy, RetryStrategy
 from .stats import WorkerStats
 from .store_thread import StoreThread
 
 log = logging.getLogger("ticketnotify.worker")
 
 _FALLBACK = RetryPolicy()
+_LONGEST = 366 * 86400.0  # seconds: a retry further out than a year is a strategy's mistake
 
 
 class Worker:
@@ -350,7 +351,8 @@ class Worker:
         except Exception:
             log.exception("the retry strategy failed on job %s; using RetryPolicy()", job.id)
             return _FALLBACK.get_retry_decision(exc, job)
-        if not isinstance(decision, RetryDecision):
+        if not isinstance(decision, RetryDecision) or (
+                isinstance(decision, RetryLater) and not 0 <= decision.seconds <= _LONGEST):
             log.error("the retry strategy returned %r for job %s; using RetryPolicy()",
                       decision, job.id)
             return _FALLBACK.get_retry_decision(exc, job)
