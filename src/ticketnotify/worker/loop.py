@@ -50,8 +50,9 @@ class Worker:
         channels: Channel adapters by the name jobs carry (``"email"``, ``"apns"`` ...).
         on_invalid_device: Told ``(user_id, Device)`` once per push device found dead, so
             the host forgets it. An ``async def`` is awaited on the worker's loop; a plain
-            function runs in a thread. If it raises it is called again later (backoff
-            from 5 s up to 10 minutes), never lost while the worker runs.
+            function runs in a thread. If it raises it is called again at the end of a
+            later batch (waits of 2.5–5 s, then doubling, at most 10 minutes), never lost
+            while the worker runs.
         retry: Decides what a failed attempt leads to: a ``RetryPolicy`` (default
             ``RetryPolicy()``: 8 attempts, 5 s doubling, capped at 1 h) or any object with
             ``get_retry_decision(exception, job)``.
