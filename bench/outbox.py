@@ -175,17 +175,16 @@ def bench_e2e(folder: Path, count: int) -> list[dict[str, Any]]:
     ]
 
 
-class NullChannel(Channel):
+class NullChannel(Channel[Message]):
     """Accepts and forgets, so the memory figure measures the worker and the store only."""
 
     name: ClassVar[str] = "null"
-    carries: ClassVar[str] = "any"
 
     def __init__(self) -> None:
         self.sent = 0
         self.peak_rss = 0.0
 
-    async def send(self, message: Message) -> Receipt:
+    async def deliver(self, message: Message) -> Receipt:
         self.sent += 1
         if self.sent % 1000 == 0:
             self.peak_rss = max(self.peak_rss, rss_mb())

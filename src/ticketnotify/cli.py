@@ -14,6 +14,7 @@ COMMANDS: tuple[str, ...] = (
     "ticketnotify.demo",
     "ticketnotify.preview",
     "ticketnotify.catalogs",
+    "ticketnotify.worker.cli",
     "ticketnotify.outbox.cli",
     "ticketnotify.guest.cli",
 )

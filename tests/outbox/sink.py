@@ -37,8 +37,8 @@ class CountingHandler(RecordingHandler):
             self._changed.notify_all()
         return "250 2.0.0 Ok: counted"
 
-    async def wait_until(self, *, total: int = 0, distinct: int = 0, timeout: float = 120) -> None:
-        """Wake when at least ``total`` messages and ``distinct`` delivery ids have arrived."""
+    async def wait_until(self, *, total: int = 0, distinct: int = 0, timeout: float = 900) -> None:
+        """Wake when ``total`` messages and ``distinct`` ids have arrived (``timeout``: a hang guard)."""
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(
                 lambda: self.total >= total and len(self.seen) >= distinct
@@ -63,7 +63,7 @@ def email_jobs(count: int, prefix: str = "job") -> list[NewJob]:
 def worker_command(outbox_url: str, smtp_port: int, *extra: str) -> list[str]:
     """The real ``ticketnotify worker`` command line, pointed at the sink."""
     return [
-        sys.executable, "-m", "ticketnotify.outbox.cli", "worker", "--outbox", outbox_url,
+        sys.executable, "-m", "ticketnotify.worker.cli", "worker", "--outbox", outbox_url,
         "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port), "--smtp-security", "none",
         "--sender", "notify@example.com", "--progress", "0", "--idle", "0.1", *extra,
     ]

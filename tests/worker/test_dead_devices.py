@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -147,3 +149,103 @@ async def test_the_memory_of_dead_devices_is_bounded(clock: FakeClock) -> None:
             assert len(stack.apns.received_for(DEAD_IOS)) == 2
         finally:
             await worker.aclose()
+
+
+# Issue 11.7: the host's callback runs off the worker's loop unless it is a coroutine.
+
+
+class SynchronousOnlyOperation(Exception):
+    """What Django's ORM raises when sync code is called with an event loop running."""
+
+
+class DjangoLikeHost:
+    """Forgets devices the way a Django ORM call would: refusing to run on an event loop."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.forgotten: list[tuple[str, Device]] = []
+        self.threads: set[str] = set()
+
+    def forget(self, user_id: str, device: Device) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # no loop in this thread: the ORM may run
+        else:
+            raise SynchronousOnlyOperation(
+                "You cannot call this from an async context - use a thread or sync_to_async.")
+        self.threads.add(threading.current_thread().name)
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("database is restarting")
+        self.forgotten.append((user_id, device))
+
+
+async def deliver_to_dead_token(worker: Worker, notifier: Notifier, event_id: str) -> None:
+    cecilia = AccountUser(user_id="u-cecilia", email="cecilia@example.se", locale="sv_SE",
+                          devices=(Device("ios", DEAD_IOS),))
+    notifier.publish(update(cecilia, event_id))
+    await worker.drain()
+
+
+async def test_a_plain_callback_runs_in_a_thread_where_an_orm_works(clock: FakeClock) -> None:
+    host = DjangoLikeHost()
+    async with LoopbackStack() as stack:
+        assert stack.apns is not None
+        stack.apns.unregistered(DEAD_IOS)
+        outbox = MemoryOutbox()
+        worker = Worker(outbox, stack.channels(), clock=clock, on_invalid_device=host.forget)
+        try:
+            await deliver_to_dead_token(worker, Notifier(outbox, clock=clock), "evt-1")
+        finally:
+            await worker.aclose()
+    assert host.forgotten == [("u-cecilia", Device("ios", DEAD_IOS))]
+    assert threading.main_thread().name not in host.threads
+    assert worker.stats.callback_errors == 0
+
+
+async def test_an_async_callback_is_awaited(clock: FakeClock) -> None:
+    forgotten: list[tuple[str, Device]] = []
+
+    async def forget(user_id: str, device: Device) -> None:
+        await asyncio.sleep(0)  # a real await: the coroutine must be driven to the end
+        forgotten.append((user_id, device))
+
+    async with LoopbackStack() as stack:
+        assert stack.apns is not None
+        stack.apns.unregistered(DEAD_IOS)
+        outbox = MemoryOutbox()
+        worker = Worker(outbox, stack.channels(), clock=clock, on_invalid_device=forget)
+        try:
+            await deliver_to_dead_token(worker, Notifier(outbox, clock=clock), "evt-1")
+        finally:
+            await worker.aclose()
+    assert forgotten == [("u-cecilia", Device("ios", DEAD_IOS))]
+
+
+async def test_a_failing_callback_is_called_again_later_once_per_device(
+        clock: FakeClock) -> None:
+    host = DjangoLikeHost(failures=2)
+    async with LoopbackStack() as stack:
+        assert stack.apns is not None
+        stack.apns.unregistered(DEAD_IOS)
+        outbox = MemoryOutbox()
+        notifier = Notifier(outbox, clock=clock)
+        worker = Worker(outbox, stack.channels(), clock=clock, on_invalid_device=host.forget)
+        try:
+            await deliver_to_dead_token(worker, notifier, "evt-1")
+            assert (host.forgotten, worker.stats.callback_errors) == ([], 1)
+            assert worker.devices.pending_reports == 1
+            await worker.drain()  # not due yet: the retry waits its backoff
+            assert worker.stats.callback_errors == 1
+            clock.advance(5)
+            await worker.drain()
+            assert worker.stats.callback_errors == 2
+            await deliver_to_dead_token(worker, notifier, "evt-2")  # same device: no new report
+            clock.advance(10)
+            await worker.drain()
+        finally:
+            await worker.aclose()
+    assert host.forgotten == [("u-cecilia", Device("ios", DEAD_IOS))]
+    assert worker.devices.pending_reports == 0
+    assert len(stack.apns.received_for(DEAD_IOS)) == 1

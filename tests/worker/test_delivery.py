@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import random
+from typing import ClassVar
 
 import pytest
 
 from ticketnotify.channels.memory import MemoryChannel
 from ticketnotify.errors import (
+    ConfigurationError,
     DeliveryError,
     DeliveryTimeoutError,
     InvalidAddressError,
@@ -18,7 +19,8 @@ from ticketnotify.errors import (
 from ticketnotify.events import Device, Platform
 from ticketnotify.messages import EmailMessage, PushMessage
 from ticketnotify.outbox import JobStatus, MemoryOutbox, NewJob
-from ticketnotify.worker import RetryPolicy, Worker
+from ticketnotify.outbox.base import Job
+from ticketnotify.worker import DeadLetter, RetryLater, RetryPolicy, Worker
 
 from ..conftest import FakeClock
 
@@ -100,17 +102,84 @@ async def test_retry_after_is_honoured(clock: FakeClock) -> None:
     assert job and (job.next_attempt_at - clock()).total_seconds() >= 900
 
 
-@pytest.mark.parametrize("attempt", range(1, 12))
-def test_backoff_grows_within_cap(attempt: int) -> None:
-    policy = RetryPolicy(base_delay=5, max_delay=600, jitter=0.5)
-    delays = [policy.delay(attempt, rnd=random.Random(seed)) for seed in range(50)]
-    raw = min(600, 5 * 2 ** (attempt - 1))
-    assert all(raw / 2 <= d <= raw for d in delays)
-
-
 async def test_unknown_channel_dead_letters_with_reason(clock: FakeClock) -> None:
     outbox = MemoryOutbox()
     outbox.add([email_job("k")], clock())
     await Worker(outbox, {}, clock=clock).drain()
     job = outbox.get("k")
     assert job and job.status is JobStatus.DEAD and "no channel configured" in (job.last_error or "")
+
+
+class PushOnly(MemoryChannel):
+    """An adapter that carries push messages only."""
+
+    name: ClassVar[str] = "push-only"
+    carries: ClassVar[str] = "push"
+
+
+async def test_a_job_of_the_wrong_kind_is_dead_lettered_unsent(clock: FakeClock) -> None:
+    outbox, channel = MemoryOutbox(), PushOnly()
+    outbox.add([push_job("push", "t1")], clock())
+    outbox.add([NewJob("mail-on-apns", "apns", email_job("x").message)], clock())
+    stats = await Worker(outbox, {"apns": channel}, clock=clock).drain()
+    job = outbox.get("mail-on-apns")
+    assert job and job.status is JobStatus.DEAD and job.attempts == 1
+    assert f"channel 'apns' carries push messages; job {job.id} holds an email" in (
+        job.last_error or "")
+    assert [m.delivery_id for m in channel.sent] == ["push"]
+    assert (stats.dead, stats.delivered) == (1, 1)
+
+
+class CountingHost:
+    """A host strategy: no second tries, and a note of every decision asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, int]] = []
+
+    def get_retry_decision(self, exception: BaseException, job: Job) -> DeadLetter:
+        self.asked.append((type(exception).__name__, job.attempts))
+        return DeadLetter(f"host says no: {exception}")
+
+
+async def test_the_host_may_replace_the_retry_decision(clock: FakeClock) -> None:
+    outbox, channel = MemoryOutbox(), MemoryChannel()
+    outbox.add([email_job("k", "busy@example.com")], clock())
+    channel.fail_with["busy@example.com"] = TransientDeliveryError("421 busy")
+    host = CountingHost()
+    await Worker(outbox, {"email": channel}, clock=clock, retry=host).drain()
+    job = outbox.get("k")
+    assert job and job.status is JobStatus.DEAD and job.last_error == "host says no: 421 busy"
+    assert host.asked == [("TransientDeliveryError", 0)]
+
+
+def test_a_retry_without_the_decision_method_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="get_retry_decision"):
+        Worker(MemoryOutbox(), {}, retry=5)  # type: ignore[arg-type]
+
+
+class Broken:
+    """A host strategy with bugs: it raises, or answers nonsense."""
+
+    def __init__(self) -> None:
+        self.answers: list[object] = [ValueError("oops"), None, RetryLater(float("inf"), "x"),
+                                      RetryLater(-5, "x")]
+
+    def get_retry_decision(self, exception: BaseException, job: Job) -> RetryLater:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+
+async def test_a_broken_host_strategy_falls_back_to_the_default_policy(clock: FakeClock) -> None:
+    outbox, channel = MemoryOutbox(), MemoryChannel()
+    keys = [f"k{n}" for n in range(4)]
+    outbox.add([email_job(k, "busy@example.com") for k in keys], clock())
+    channel.fail_with["busy@example.com"] = TransientDeliveryError("421 busy")
+    stats = await Worker(outbox, {"email": channel}, clock=clock, retry=Broken(),
+                         concurrency=1).drain()
+    assert stats.retried == 4
+    for key in keys:
+        job = outbox.get(key)
+        assert job and job.status is JobStatus.PENDING and job.attempts == 1
+        assert 2.5 <= (job.next_attempt_at - clock()).total_seconds() <= 5

@@ -295,5 +295,17 @@ class Outbox(ABC):
             OutboxUnavailableError: The store is out of reach.
         """
 
+    def dead_letters(self, limit: int = 10) -> list[Job]:
+        """The most recently dead-lettered jobs, for ``ticketnotify outbox status``.
+
+        Args:
+            limit: how many at most.
+
+        Returns:
+            Up to ``limit`` dead jobs, most recently given up first; the reason is each
+            job's ``last_error``. A store without this listing returns ``[]``.
+        """
+        return []
+
     def close(self) -> None:  # noqa: B027 - optional hook, stores holding nothing keep it
         """Release the store's connection; committed jobs stay. Stores holding none do nothing."""

@@ -1,23 +1,17 @@
-"""``ticketnotify worker`` and ``ticketnotify outbox status|retry|purge``: run, inspect, repair."""
+"""``ticketnotify outbox status|retry|purge``: inspect and repair the outbox."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib
 import json
 import os
 import re
 import sys
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..channels.base import ENTRY_POINT_GROUP, Channel, load_channel_class
 from ..errors import ConfigurationError, InvalidInputError
-from ..worker import InvalidDeviceCallback, RetryPolicy, Worker, WorkerStats, stop_on_signals
-from .base import Outbox
 from .from_url import DEFAULT_URL, outbox_from_url
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -48,45 +42,14 @@ def _add_outbox_option(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
-    """Add ``worker`` and ``outbox`` to the ``ticketnotify`` command line."""
-    worker = subparsers.add_parser(
-        "worker", help="deliver outbox jobs until stopped (SIGTERM/Ctrl-C finish in-flight sends)",
-        description="Claim due jobs, send them, record outcomes; prints progress to stderr. "
-                    "Email uses SMTP settings from the flags or TICKETNOTIFY_SMTP_* variables.",
-    )
-    _add_outbox_option(worker)
-    worker.add_argument("--smtp-host", help="SMTP server (env TICKETNOTIFY_SMTP_HOST)")
-    worker.add_argument("--smtp-port", type=int, help="SMTP port (env TICKETNOTIFY_SMTP_PORT)")
-    worker.add_argument("--smtp-security", help="starttls-required, starttls-opportunistic, "
-                        "implicit-tls or none (env TICKETNOTIFY_SMTP_SECURITY)")
-    worker.add_argument("--sender", help="From address (env TICKETNOTIFY_SMTP_SENDER)")
-    worker.add_argument("--channels", metavar="MODULE:FUNCTION|NAME", action="append",
-                        help="your factory returning {channel name: Channel} (push adapters), "
-                             "or the name of an adapter registered under the entry-point "
-                             f"group {ENTRY_POINT_GROUP} (built with its from_env() or no "
-                             "arguments); may be repeated")
-    worker.add_argument("--on-invalid-device", metavar="MODULE:FUNCTION",
-                        help="called as function(user_id, Device) once per dead push token, "
-                             "so you can forget the device")
-    worker.add_argument("--batch", type=int, default=100, help="jobs claimed at once")
-    worker.add_argument("--concurrency", type=int, default=50, help="sends in flight at once")
-    worker.add_argument("--lease", type=float, default=120.0,
-                        help="seconds a claimed job stays ours; a crashed worker's jobs "
-                             "are claimed again after this")
-    worker.add_argument("--max-attempts", type=int, default=8, help="tries before dead-lettering")
-    worker.add_argument("--idle", type=float, default=1.0, help="seconds to wait when idle")
-    worker.add_argument("--grace", type=float, default=30.0,
-                        help="seconds in-flight sends get to finish on SIGTERM")
-    worker.add_argument("--progress", type=float, default=5.0,
-                        help="seconds between progress lines (0: none)")
-    worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
-    worker.set_defaults(func=run_worker_command)
-
+    """Add ``outbox`` to the ``ticketnotify`` command line (``worker`` lives in ``worker/cli.py``)."""
     outbox = subparsers.add_parser("outbox", help="inspect and repair the outbox")
     commands = outbox.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
     status = commands.add_parser("status", help="jobs by channel and status, oldest pending")
     _add_outbox_option(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--dead", type=int, default=10, metavar="N",
+                        help="how many recent dead letters to list with their reasons")
     status.set_defaults(func=status_command)
     retry = commands.add_parser("retry", help="make dead jobs pending again")
     _add_outbox_option(retry)
@@ -105,6 +68,7 @@ def status_command(args: argparse.Namespace) -> int:
     try:
         counts = store.counts()
         oldest = store.oldest_pending()
+        dead = store.dead_letters(args.dead)
     finally:
         store.close()
     now = datetime.now(UTC)
@@ -114,6 +78,9 @@ def status_command(args: argparse.Namespace) -> int:
                        for c in counts],
             "oldest_pending": oldest.isoformat() if oldest else None,
             "oldest_pending_age_s": (now - oldest).total_seconds() if oldest else None,
+            "recent_dead_letters": [
+                {"id": j.id, "idempotency_key": j.idempotency_key, "channel": j.channel,
+                 "attempts": j.attempts, "reason": j.last_error} for j in dead],
         }))
         return 0
     print(f"{'channel':<12} {'status':<10} {'jobs':>10}")
@@ -124,6 +91,13 @@ def status_command(args: argparse.Namespace) -> int:
     else:
         age = (now - oldest).total_seconds()
         print(f"oldest pending: {oldest.isoformat()} ({age:.0f}s ago)")
+    if dead:
+        print(f"recent dead letters (newest first, at most {args.dead}):")
+    for j in dead:
+        reason = " ".join((j.last_error or "no reason stored").split())
+        reason = reason if len(reason) <= 200 else reason[:199] + "…"
+        print(f"  job {j.id} {j.channel} {j.idempotency_key} after {j.attempts} attempt(s): "
+              f"{reason}")
     return 0
 
 
@@ -146,139 +120,6 @@ def purge_command(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"{removed} finished job(s) purged")
-    return 0
-
-
-def build_channels(args: argparse.Namespace) -> dict[str, Channel]:
-    """Email from SMTP flags/environment, plus whatever the host's factory returns."""
-    channels: dict[str, Channel] = {}
-    env = dict(os.environ)
-    for flag, name in (("smtp_host", "HOST"), ("smtp_port", "PORT"),
-                       ("smtp_security", "SECURITY"), ("sender", "SENDER")):
-        value = getattr(args, flag)
-        if value is not None:
-            env[f"TICKETNOTIFY_SMTP_{name}"] = str(value)
-    if env.get("TICKETNOTIFY_SMTP_SENDER") or env.get("TICKETNOTIFY_SMTP_HOST"):
-        from ..channels.smtp.channel import SMTPChannel, SMTPConfig
-
-        channels["email"] = SMTPChannel(SMTPConfig.from_env(environ=env))
-    for spec in args.channels or ():
-        channels.update(_channels_from(spec))
-    if not channels:
-        raise ConfigurationError(
-            "no channels configured: set --sender/--smtp-host (or TICKETNOTIFY_SMTP_*) "
-            "or pass --channels module:function (or an entry-point name)"
-        )
-    return channels
-
-
-def _import_object(option: str, spec: str, default_attr: str) -> object:
-    """``module:attribute`` as named on the command line, or a ConfigurationError saying why not."""
-    module_name, _, attr = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), attr or default_attr)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigurationError(f"{option} {spec!r}: {exc}") from exc
-
-
-def _channels_from(spec: str) -> dict[str, Channel]:
-    """One ``--channels`` value: a host factory (``module:function``) or an entry-point name."""
-    if ":" not in spec:
-        return {spec: _channel_from_entry_point(spec)}
-    extra = _import_object("--channels", spec, "channels")
-    made = extra() if callable(extra) else None
-    if not isinstance(made, Mapping) or not all(isinstance(c, Channel) for c in made.values()):
-        raise ConfigurationError(f"--channels {spec!r} must return {{name: Channel}}")
-    return dict(made)
-
-
-def _channel_from_entry_point(name: str) -> Channel:
-    """Adapters configure themselves from the environment (``from_env()``) or need nothing."""
-    cls = load_channel_class(name)
-    build = getattr(cls, "from_env", cls)
-    try:
-        channel = build()
-    except TypeError as exc:
-        raise ConfigurationError(
-            f"--channels {name!r}: {cls.__name__} cannot configure itself ({exc}); "
-            "build it in your own factory and pass --channels module:function"
-        ) from exc
-    if not isinstance(channel, Channel):
-        raise ConfigurationError(f"--channels {name!r}: {cls.__name__}.from_env() must return "
-                                 f"a Channel, not {type(channel).__name__}")
-    return channel
-
-
-def invalid_device_callback(args: argparse.Namespace) -> InvalidDeviceCallback | None:
-    """``--on-invalid-device module:function``: the host's hook for dead push tokens."""
-    if not args.on_invalid_device:
-        return None
-    found = _import_object("--on-invalid-device", args.on_invalid_device, "on_invalid_device")
-    if not callable(found):
-        raise ConfigurationError(
-            f"--on-invalid-device {args.on_invalid_device!r} names a {type(found).__name__}, "
-            "not a function taking (user_id, Device)"
-        )
-    callback: InvalidDeviceCallback = found
-    return callback
-
-
-def progress_line(stats: WorkerStats, elapsed: float, delta: int, interval: float) -> str:
-    """One line of worker progress: totals and the recent delivery rate."""
-    return (
-        f"[{elapsed:7.1f}s] delivered={stats.delivered} retried={stats.retried} "
-        f"dead={stats.dead} released={stats.released} store_errors={stats.store_errors} "
-        f"lost_leases={stats.lost_leases} "
-        f"rate={delta / interval if interval else 0:.0f}/s"
-    )
-
-
-async def _report(worker: Worker, every: float, started: float) -> None:
-    last = 0
-    while True:
-        await asyncio.sleep(every)  # a display cadence, not synchronisation
-        print(progress_line(worker.stats, time.monotonic() - started,
-                            worker.stats.delivered - last, every), file=sys.stderr, flush=True)
-        last = worker.stats.delivered
-
-
-async def run_worker(args: argparse.Namespace, outbox: Outbox) -> WorkerStats:
-    """Run one worker until SIGTERM/SIGINT (or until idle with ``--once``)."""
-    worker = Worker(
-        outbox, build_channels(args), on_invalid_device=invalid_device_callback(args),
-        retry=RetryPolicy(max_attempts=args.max_attempts),
-        batch_size=args.batch, concurrency=args.concurrency, lease_seconds=args.lease,
-        shutdown_grace=args.grace,
-    )
-    started = time.monotonic()
-    print(f"worker {worker.worker_id}: channels {', '.join(sorted(worker.channels))}",
-          file=sys.stderr, flush=True)
-    reporter = (asyncio.create_task(_report(worker, args.progress, started))
-                if args.progress > 0 else None)
-    try:
-        if args.once:
-            await worker.drain()
-        else:
-            stop = asyncio.Event()
-            stop_on_signals(stop)
-            await worker.run(stop, idle_interval=args.idle)
-    finally:
-        if reporter is not None:
-            reporter.cancel()
-        await worker.aclose()
-    elapsed = time.monotonic() - started
-    print(progress_line(worker.stats, elapsed, worker.stats.delivered, elapsed) + " (stopped)",
-          file=sys.stderr, flush=True)
-    return worker.stats
-
-
-def run_worker_command(args: argparse.Namespace) -> int:
-    """Entry point of ``ticketnotify worker``."""
-    outbox = outbox_from_url(args.outbox)
-    try:
-        asyncio.run(run_worker(args, outbox))
-    finally:
-        outbox.close()
     return 0
 
 

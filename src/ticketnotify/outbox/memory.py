@@ -144,3 +144,8 @@ class MemoryOutbox(Outbox):
         with self._lock:
             job_id = self._by_key.get(idempotency_key)
             return None if job_id is None else self._jobs[job_id]
+
+    def dead_letters(self, limit: int = 10) -> list[Job]:
+        with self._lock:  # no finish time kept here: the highest ids stand in for the latest
+            dead = [j for j in self._jobs.values() if j.status is JobStatus.DEAD]
+        return sorted(dead, key=lambda j: j.id, reverse=True)[:limit]

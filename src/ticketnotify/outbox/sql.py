@@ -147,6 +147,12 @@ class SQLOutbox(Outbox):
         return self._job(rows[0]) if rows else None
 
 
+    def dead_letters(self, limit: int = 10) -> list[Job]:
+        rows = self._rows(f"SELECT {COLUMNS} FROM {TABLE} WHERE status = 'dead'"
+                          " ORDER BY finished_at IS NULL, finished_at DESC, id DESC LIMIT %s",
+                          (limit,))
+        return [self._job(r) for r in rows]
+
 def _chunks(items: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(items), ROWS_PER_STATEMENT):
         yield items[start:start + ROWS_PER_STATEMENT]

@@ -1,5 +1,25 @@
-"""Delivers what the outbox holds: claim due jobs with a lease, send, record, retry or give up."""
+"""Delivers what the outbox holds: claim due jobs with a lease, send, record, retry or give up.
 
-from .loop import InvalidDeviceCallback, RetryPolicy, Worker, WorkerStats, stop_on_signals
+``loop`` holds the claim → deliver → record loop (``Worker``); ``retry`` the one decision
+what a failed attempt leads to; ``dead_devices`` the memory of dead push devices and the
+host's callback; ``outcomes`` the grouped recording; ``signals`` graceful stops; ``cli``
+the ``ticketnotify worker`` command.
+"""
 
-__all__ = ["InvalidDeviceCallback", "RetryPolicy", "Worker", "WorkerStats", "stop_on_signals"]
+from .dead_devices import InvalidDeviceCallback
+from .loop import Worker
+from .retry import DeadLetter, RetryDecision, RetryLater, RetryPolicy, RetryStrategy
+from .signals import stop_on_signals
+from .stats import WorkerStats
+
+__all__ = [
+    "DeadLetter",
+    "InvalidDeviceCallback",
+    "RetryDecision",
+    "RetryLater",
+    "RetryPolicy",
+    "RetryStrategy",
+    "Worker",
+    "WorkerStats",
+    "stop_on_signals",
+]

@@ -1,85 +1,77 @@
-"""Delivers what the outbox holds: claim due jobs with a lease, send, record, retry or give up."""
+"""The delivery loop: claim due jobs with a lease, send each once, record what happened."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
-import random
-import signal
 import socket
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from ..channels.base import Channel
 from ..clock import Clock, utc_now
 from ..errors import (
     ConfigurationError,
+    DeliveryError,
     DeliveryTimeoutError,
     InvalidAddressError,
     PermanentDeliveryError,
-    TransientDeliveryError,
 )
-from ..events import Device, Platform
 from ..messages import Message, PushMessage, message_from_dict
 from ..outbox.base import Job, Outbox, Outcome, OutcomeKind
+from .dead_devices import DeadDevices, InvalidDeviceCallback
+from .outcomes import OutcomeRecorder
+from .retry import DeadLetter, RetryDecision, RetryLater, RetryPolicy, RetryStrategy
+from .stats import WorkerStats
+from .store_thread import StoreThread
 
 log = logging.getLogger("ticketnotify.worker")
 
-InvalidDeviceCallback = Callable[[str, Device], None]
-DeviceKey = tuple[str, str]  # (platform, token)
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, capped, up to ``max_attempts`` tries in all."""
-
-    max_attempts: int = 8
-    base_delay: float = 5.0
-    max_delay: float = 3600.0
-    jitter: float = 0.5  # fraction of the delay that is randomised
-
-    def delay(
-        self, attempt: int, retry_after: float | None = None, rnd: random.Random | None = None
-    ) -> float:
-        """Seconds before try ``attempt + 1``; never sooner than the peer's Retry-After."""
-        raw = min(self.max_delay, self.base_delay * 2.0 ** max(0, attempt - 1))
-        r = (rnd or random).random()
-        jittered = raw * (1 - self.jitter) + raw * self.jitter * r
-        return max(jittered, retry_after or 0.0)
-
-
-@dataclass
-class WorkerStats:
-    """Running totals a host or the CLI can show."""
-
-    delivered: int = 0
-    retried: int = 0
-    dead: int = 0
-    invalid_devices: int = 0  # distinct dead devices found (each reported to the host once)
-    skipped_dead_devices: int = 0  # jobs dead-lettered unsent: their device was known dead
-    released: int = 0
-    lost_leases: int = 0  # outcomes not recorded: another worker held the job by then
-    batches: int = 0
-    store_errors: int = 0
-    by_channel: dict[str, int] = field(default_factory=dict)
+_FALLBACK = RetryPolicy()
+_LONGEST = 366 * 86400.0  # seconds: a retry further out than a year is a strategy's mistake
 
 
 class Worker:
     """One delivery loop; run as many as you like against a shared durable outbox.
 
+    Each claimed job is sent once through the channel named by ``job.channel`` and its
+    outcome recorded: delivered, retry later, or dead letter. Whatever an attempt raises
+    (a delivery error, an adapter bug, a stored message that cannot be read) counts as an
+    attempt and goes through ``retry``, so no job is ever claimed over and over.
+
     Store calls run on one dedicated thread, so a slow database round trip never stalls
-    the sends in flight. A job is sent only while its lease has comfortably not expired,
-    so no other worker can hold the same job at the same time. Outcomes are recorded
-    ``record_every`` at a time and at the end of each batch: one commit per flush, not
-    per job, and never later than the batch's sends (which all end inside the lease).
+    the sends in flight. A send starts only while its lease has comfortably not run out,
+    so no other worker holds the same job at the same time. Outcomes are recorded
+    ``record_every`` at a time and at the end of each batch, one transaction per group.
+
+    Args:
+        outbox: The store to deliver from.
+        channels: Channel adapters by the name jobs carry (``"email"``, ``"apns"`` ...).
+        on_invalid_device: Told ``(user_id, Device)`` once per push device found dead, so
+            the host forgets it. An ``async def`` is awaited on the worker's loop; a plain
+            function runs in a thread. If it raises it is called again at the end of a
+            later batch (waits of 2.5–5 s, then doubling, at most 10 minutes), never lost
+            while the worker runs.
+        retry: Decides what a failed attempt leads to: a ``RetryPolicy`` (default
+            ``RetryPolicy()``: 8 attempts, 5 s doubling, capped at 1 h) or any object with
+            ``get_retry_decision(exception, job)``.
+        batch_size: Jobs claimed at once.
+        concurrency: Sends in flight at once.
+        lease_seconds: Seconds a claimed job stays this worker's; after a crash its jobs
+            are claimed again once this has passed.
+        clock: Where "now" comes from (leases, retry times, when to stop starting sends).
+        worker_id: Names this worker in the outbox's leases; host:pid:object by default.
+        send_timeout: Seconds one send may take (default half the lease); must be shorter
+            than ``lease_seconds``. A send that takes longer is retried later.
+        shutdown_grace: Seconds sends in flight get to finish once ``run`` is told to stop.
+        dead_device_memory: How many dead devices to remember (0: none); about 100 bytes
+            each.
+        record_every: Outcomes recorded per store transaction.
+
+    Raises:
+        ConfigurationError: A count below 1, a non-positive lease, a ``send_timeout`` not
+            shorter than the lease, or a ``retry`` without ``get_retry_decision``.
     """
 
     def __init__(
@@ -88,7 +80,7 @@ class Worker:
         channels: Mapping[str, Channel],
         *,
         on_invalid_device: InvalidDeviceCallback | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryStrategy | None = None,
         batch_size: int = 100,
         concurrency: int = 50,
         lease_seconds: float = 120.0,
@@ -111,10 +103,13 @@ class Worker:
                 f"send_timeout ({send_timeout}s) must be positive and shorter than "
                 f"lease_seconds ({lease_seconds}s), or another worker may claim a job in flight"
             )
+        if retry is not None and not isinstance(retry, RetryStrategy):
+            raise ConfigurationError(
+                f"retry must be a RetryPolicy or have get_retry_decision(exception, job), "
+                f"not {type(retry).__name__}")
         self.outbox = outbox
         self.channels = dict(channels)
-        self.on_invalid_device = on_invalid_device
-        self.retry = retry or RetryPolicy()
+        self.retry: RetryStrategy = retry or RetryPolicy()
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         # A send must end well inside the lease, or another worker may take the job meanwhile.
@@ -124,55 +119,77 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.stats = WorkerStats()
         self._concurrency = concurrency
-        self._store = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ticketnotify-outbox")
+        self._store = StoreThread()
+        self._outcomes = OutcomeRecorder(outbox, self._store, self.stats, worker_id=self.worker_id,
+                                         clock=clock, every=record_every)
+        self.devices = DeadDevices(on_invalid_device, self.stats, memory=dead_device_memory)
         self._unsettled: dict[int, Job] = {}  # claimed, outcome not yet decided
-        # Decided outcomes waiting to be recorded together, in one store transaction.
-        self._outcomes: list[tuple[Job, Outcome]] = []
-        self._record_every = record_every
-        # Devices found dead, oldest first; bounded so a worker's memory stays flat for years.
-        self._dead_devices: OrderedDict[DeviceKey, None] = OrderedDict()
-        self._dead_device_memory = dead_device_memory
-        self._pushing: dict[DeviceKey, asyncio.Event] = {}  # device → its send in flight
+        self._lease_ends = clock()
         self._stopping = False
         self.stopping = asyncio.Event()  # set once a stop was noticed and no new sends start
 
-    async def _call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        """Run a store method on the store thread; finish it even if the caller is cancelled."""
-        loop = asyncio.get_running_loop()
-        call = functools.partial(fn, *args, **kwargs)
-        return await asyncio.shield(loop.run_in_executor(self._store, call))
+    @property
+    def on_invalid_device(self) -> InvalidDeviceCallback | None:
+        """The host's dead-device callback (may be replaced between runs)."""
+        return self.devices.callback
+
+    @on_invalid_device.setter
+    def on_invalid_device(self, callback: InvalidDeviceCallback | None) -> None:
+        self.devices.callback = callback
 
     async def run_once(self) -> int:
-        """Claim one batch of due jobs, deliver them concurrently; return how many were claimed."""
-        jobs = await self._call(
-            self.outbox.claim, self.clock(), self.batch_size, self.lease_seconds, self.worker_id
-        )
-        if not jobs:
-            return 0
-        self.stats.batches += 1
+        """Claim one batch of due jobs and deliver them concurrently.
+
+        Returns:
+            How many jobs were claimed (0: nothing is due now).
+
+        Raises:
+            Exception: Whatever the outbox raised while claiming or releasing (an outage);
+                ``run`` logs it and tries again.
+        """
+        await self._outcomes.flush()  # outcomes a store error left unrecorded go first
+        now = self.clock()
+        jobs = await self._store.call(
+            self.outbox.claim, now, self.batch_size, self.lease_seconds, self.worker_id)
+        if jobs:
+            self.stats.batches += 1
+            await self._deliver_batch(jobs, now)
+        await self.devices.report_due(self.clock())  # after the outcomes are recorded
+        return len(jobs)
+
+    async def _deliver_batch(self, jobs: list[Job], claimed_at: datetime) -> None:
+        self._lease_ends = claimed_at + timedelta(seconds=self.lease_seconds)
         # Stop starting sends before the lease runs out; leave room for the send itself.
-        send_by = time.monotonic() + max(0.0, self.lease_seconds - self.send_timeout) * 0.9
+        send_by = claimed_at + timedelta(
+            seconds=max(0.0, self.lease_seconds - self.send_timeout) * 0.9)
         self._unsettled.update((job.id, job) for job in jobs)
         slots = asyncio.Semaphore(self._concurrency)  # per batch: never bound to an old loop
         try:
             # Every send finishes (or is cancelled) before unsent jobs are released, even
             # when recording one outcome failed: a release must never free a job in flight.
-            outcomes = await asyncio.gather(
-                *(self._deliver(job, send_by, slots) for job in jobs), return_exceptions=True
-            )
+            results = await asyncio.gather(
+                *(self._deliver(job, send_by, slots) for job in jobs), return_exceptions=True)
         finally:
-            await self._flush()  # outcomes first: they are the ones racing the lease
+            await self._outcomes.flush()  # outcomes first: they are the ones racing the lease
             await self._release_unsettled()
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):  # the job keeps its lease and is re-claimed
-                self.stats.store_errors += 1
-                log.error("delivering a job failed: %r", outcome)
-        return len(jobs)
+        for result in results:
+            if isinstance(result, Exception):  # recording failed; counted where it happened
+                log.error("delivering a job failed: %r", result)
 
     async def drain(self) -> WorkerStats:
-        """Deliver until nothing is due now (retries scheduled later stay pending)."""
-        while await self.run_once():
-            pass
+        """Deliver until nothing is due now; retries scheduled for later stay pending.
+
+        Always returns: every attempt, whatever it raised, ends in an outcome, and a
+        failed job is not due again until its retry time.
+
+        Returns:
+            The worker's running totals (``self.stats``), all outcomes recorded.
+        """
+        try:
+            while await self.run_once():
+                pass
+        finally:
+            await self._outcomes.settle()
         return self.stats
 
     async def run(self, stop: asyncio.Event, idle_interval: float = 1.0) -> WorkerStats:
@@ -181,6 +198,13 @@ class Worker:
         Sends already started get ``shutdown_grace`` seconds to end; jobs not yet started,
         and sends still running after the grace period, go back to the outbox unattempted.
         Store failures (a database restart) are logged and retried, never fatal.
+
+        Args:
+            stop: Set it (or use ``stop_on_signals``) to stop.
+            idle_interval: Seconds to wait when nothing was due.
+
+        Returns:
+            The worker's running totals, every outcome recorded before it returns.
         """
         self._stopping = False
         self.stopping = asyncio.Event()  # fresh: an Event belongs to the loop that awaited it
@@ -207,8 +231,11 @@ class Worker:
                 batch.cancel()
                 await asyncio.gather(batch, return_exceptions=True)
             self._stopping = False
-            await self._flush()
-            await self._call(lambda: None)  # every queued outcome is recorded before we return
+            await self._outcomes.settle()  # every outcome is recorded and counted
+            await self._store.settle()
+            if len(self._outcomes):
+                log.error("%d outcome(s) could not be recorded; those jobs are sent again "
+                          "after their lease", len(self._outcomes))
         return self.stats
 
     async def _stop_batch(self, batch: asyncio.Future[int]) -> None:
@@ -226,7 +253,13 @@ class Worker:
             return
         ids = list(self._unsettled)
         self._unsettled.clear()
-        released = await self._call(self.outbox.release, ids, worker_id=self.worker_id)
+        try:
+            released = await self._store.call(self.outbox.release, ids, worker_id=self.worker_id)
+        except Exception as exc:  # they stay leased and are claimed again after the lease
+            self.stats.store_errors += 1
+            log.error("releasing %d unsent job(s) failed: %r; they wait for their lease",
+                      len(ids), exc)
+            return
         self.stats.released += released
         if released < len(ids):  # their leases ran out and another worker holds them now
             self.stats.lost_leases += len(ids) - released
@@ -237,156 +270,103 @@ class Worker:
         """Close every channel's connections and the store thread."""
         for channel in self.channels.values():
             await channel.aclose()
-        await asyncio.get_running_loop().run_in_executor(None, self._store.shutdown)
+        await self._store.shutdown()
 
-    async def _deliver(self, job: Job, send_by: float, slots: asyncio.Semaphore) -> None:
+    async def _deliver(self, job: Job, send_by: datetime, slots: asyncio.Semaphore) -> None:
         async with slots:
-            await self._attempt(job, send_by)
-        if len(self._outcomes) >= self._record_every:
-            await self._flush()  # outside the slot: the next send starts while the store commits
+            try:
+                await self._attempt(job, send_by)
+            except Exception as exc:  # a bug of ours or an odd message: still one attempt
+                log.exception("job %s (%s): attempt failed unexpectedly", job.id, job.channel)
+                if job.id in self._unsettled:
+                    self._failed(job, exc)
+        if self._outcomes.full:
+            await self._outcomes.flush()  # outside the slot: the next send starts meanwhile
 
-    async def _attempt(self, job: Job, send_by: float) -> None:
+    def _too_late(self, send_by: datetime) -> bool:
+        return self._stopping or self.clock() > send_by
+
+    async def _attempt(self, job: Job, send_by: datetime) -> None:
         """Send the job unless it is too late to; queue whatever outcome that decides."""
-        if self._stopping or time.monotonic() > send_by:
+        if self._too_late(send_by):
             return  # left unsettled: released unattempted, another claim picks it up
         channel = self.channels.get(job.channel)
         if channel is None:
-            self._dead(job, f"no channel configured for {job.channel!r}")
+            self._failed(job, PermanentDeliveryError(f"no channel configured for {job.channel!r}"))
             return
         try:
             message = message_from_dict(job.message)
-        except (TypeError, ValueError) as exc:  # a stored message that cannot ever be sent
-            self._dead(job, f"unreadable message: {exc}")
+        except Exception as exc:  # any shape of stored data that cannot ever be sent
+            self._failed(job, PermanentDeliveryError(f"unreadable message: {type(exc).__name__}: {exc}"))
+            return
+        if not channel.accepts(message):
+            self._failed(job, PermanentDeliveryError(_kind_mismatch(job, channel, message)))
             return
         if not isinstance(message, PushMessage):
             await self._send(job, channel, message)
             return
+        device = (str(message.platform), message.token)
         # One send per device at a time, so a dead token answers once, not once per job.
-        device: DeviceKey = (str(message.platform), message.token)
-        while (busy := self._pushing.get(device)) is not None:
-            await busy.wait()
-        if self._stopping or time.monotonic() > send_by:
+        await self.devices.wait_idle(device)
+        if self._too_late(send_by):
             return
-        if device in self._dead_devices:
-            self._dead_devices.move_to_end(device)
+        if self.devices.is_dead(device):
             self.stats.skipped_dead_devices += 1
-            self._dead(job, "not sent: this worker already found this device token "
-                            "invalid and reported it; register the device again")
+            self._decided(job, OutcomeKind.DEAD, "not sent: this worker already found this "
+                          "device token invalid and reported it; register the device again")
             return
-        done = self._pushing[device] = asyncio.Event()
-        try:
+        async with self.devices.one_send(device):
             await self._send(job, channel, message)
-        finally:
-            del self._pushing[device]
-            done.set()
 
     async def _send(self, job: Job, channel: Channel, message: Message) -> None:
-        """Send once and queue the outcome the error class calls for."""
+        """Send once; queue delivered, or what the retry strategy makes of the error."""
         try:
             receipt = await asyncio.wait_for(channel.send(message), self.send_timeout)
-        except InvalidAddressError as exc:
-            self._dead(job, f"invalid address: {exc}")
-            self._report_invalid_device(job, message)
-        except PermanentDeliveryError as exc:
-            self._dead(job, f"permanent: {exc}")
-        except TransientDeliveryError as exc:
-            self._transient(job, str(exc), exc.retry_after)
-        except TimeoutError:
-            error = DeliveryTimeoutError(f"send took longer than {self.send_timeout:.0f}s")
-            self._transient(job, str(error), None)
-        except Exception as exc:  # an adapter bug must not kill the worker or lose the job
-            log.exception("channel %s raised an unexpected error", job.channel)
-            self._transient(job, f"unexpected {type(exc).__name__}: {exc}", None)
-        else:
-            self._decided(job, OutcomeKind.DELIVERED, self.clock(), receipt.provider_id)
-
-    def _transient(self, job: Job, error: str, retry_after: float | None) -> None:
-        attempt = job.attempts + 1
-        if attempt >= self.retry.max_attempts:
-            self._dead(job, f"gave up after {attempt} attempts: {error}")
+        except TimeoutError as exc:
+            if not isinstance(exc, DeliveryTimeoutError):
+                exc = DeliveryTimeoutError(f"send took longer than {self.send_timeout:.0f}s")
+            self._failed(job, exc)
             return
-        delay = self.retry.delay(attempt, retry_after)
-        self._decided(job, OutcomeKind.RETRY, self.clock() + timedelta(seconds=delay), error)
+        except Exception as exc:
+            if not isinstance(exc, DeliveryError):  # an adapter bug: still one attempt
+                log.exception("channel %s raised an unexpected error", job.channel)
+            self._failed(job, exc)
+            if isinstance(exc, InvalidAddressError) and isinstance(message, PushMessage):
+                self.devices.found(message.user_id, str(message.platform), message.token,
+                                   self.clock())
+            return
+        self._decided(job, OutcomeKind.DELIVERED, str(getattr(receipt, "provider_id", "")))
 
-    def _dead(self, job: Job, reason: str) -> None:
-        self._decided(job, OutcomeKind.DEAD, self.clock(), reason)
+    def _failed(self, job: Job, exc: BaseException) -> None:
+        """Queue the outcome the retry strategy decides for ``exc``."""
+        decision = self._decision(exc, job)
+        if isinstance(decision, DeadLetter):
+            self._decided(job, OutcomeKind.DEAD, decision.reason)
+        else:
+            self._decided(job, OutcomeKind.RETRY, decision.reason,
+                          at=self.clock() + timedelta(seconds=max(0.0, decision.seconds)))
 
-    def _decided(self, job: Job, kind: OutcomeKind, at: datetime, text: str) -> None:
+    def _decision(self, exc: BaseException, job: Job) -> RetryDecision:
+        try:
+            decision = self.retry.get_retry_decision(exc, job)
+        except Exception:
+            log.exception("the retry strategy failed on job %s; using RetryPolicy()", job.id)
+            return _FALLBACK.get_retry_decision(exc, job)
+        if not isinstance(decision, RetryDecision) or (
+                isinstance(decision, RetryLater) and not 0 <= decision.seconds <= _LONGEST):
+            log.error("the retry strategy returned %r for job %s; using RetryPolicy()",
+                      decision, job.id)
+            return _FALLBACK.get_retry_decision(exc, job)
+        return decision
+
+    def _decided(self, job: Job, kind: OutcomeKind, text: str, at: datetime | None = None) -> None:
         """Queue the job's outcome; ``_deliver`` records the queue once it is long enough."""
         self._unsettled.pop(job.id, None)
-        self._outcomes.append((job, Outcome(job.id, kind, at, text)))
-
-    async def _flush(self) -> None:
-        """Record every queued outcome in one store call, then count what each became.
-
-        If the store fails, none is recorded: those jobs keep their lease and are sent
-        again after it, as after a crash (at least once, never lost).
-        """
-        if not self._outcomes:
-            return
-        queued, self._outcomes = self._outcomes, []
-        try:
-            applied = await self._call(self.outbox.record, [o for _, o in queued],
-                                       worker_id=self.worker_id)
-        except Exception as exc:
-            self.stats.store_errors += 1
-            log.error("recording %d outcome(s) failed; they are sent again after their "
-                      "lease: %r", len(queued), exc)
-            return
-        for (job, outcome), ok in zip(queued, applied, strict=True):
-            if not ok:
-                self._lost_lease(job, f"{outcome.kind}: {outcome.text}")
-            elif outcome.kind is OutcomeKind.DELIVERED:
-                self.stats.delivered += 1
-                self.stats.by_channel[job.channel] = self.stats.by_channel.get(job.channel, 0) + 1
-            elif outcome.kind is OutcomeKind.RETRY:
-                self.stats.retried += 1
-            else:
-                self.stats.dead += 1
-                log.warning("dead-lettered job %s (%s): %s", job.id, job.channel, outcome.text)
-
-    def _lost_lease(self, job: Job, outcome: str) -> None:
-        """The store refused the outcome: our lease ran out and the job is another worker's."""
-        self.stats.lost_leases += 1
-        log.warning("job %s (%s): outcome not recorded (%s): its lease ran out and another "
-                    "worker claimed it; that worker's outcome stands", job.id, job.channel,
-                    outcome)
-
-    def _report_invalid_device(self, job: Job, message: Message) -> None:
-        """Remember the dead device and tell the host, once per device per worker."""
-        if not isinstance(message, PushMessage):
-            return
-        key: DeviceKey = (str(message.platform), message.token)
-        if key in self._dead_devices:
-            return
-        if self._dead_device_memory:
-            self._dead_devices[key] = None
-            while len(self._dead_devices) > self._dead_device_memory:
-                self._dead_devices.popitem(last=False)
-        self.stats.invalid_devices += 1
-        if self.on_invalid_device is None:
-            return
-        device = Device(platform=Platform(message.platform), token=message.token)
-        try:
-            self.on_invalid_device(message.user_id, device)
-        except Exception:  # the host's callback failing must not undo the recorded outcome
-            log.exception("on_invalid_device callback failed for job %s", job.id)
+        self._outcomes.add(job, Outcome(job.id, kind, at or self.clock(), text), self._lease_ends)
 
 
-def stop_on_signals(stop: asyncio.Event) -> None:
-    """SIGTERM/SIGINT set ``stop`` (graceful); a second one acts at once, as if no handler.
-
-    Acting at once is safe: jobs in flight keep their lease and are re-claimed after it.
-    """
-    loop = asyncio.get_running_loop()
-
-    def on_signal(sig: signal.Signals) -> None:
-        if not stop.is_set():
-            log.warning("%s: finishing sends in flight; send it again to stop now", sig.name)
-            stop.set()
-            return
-        loop.remove_signal_handler(sig)
-        signal.raise_signal(sig)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig)
+def _kind_mismatch(job: Job, channel: Channel, message: Message) -> str:
+    carries = getattr(channel, "carries", None)
+    article = "an" if message.kind[:1] in "aeiou" else "a"
+    said = f"carries {carries} messages" if carries else f"does not carry {message.kind} messages"
+    return f"channel {job.channel!r} {said}; job {job.id} holds {article} {message.kind}"
