@@ -10,6 +10,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from . import graphemes
 from .errors import InvalidInputError
@@ -218,6 +219,14 @@ class TicketUpdate:
             is never a reason to refuse the update. Shown only where ``ExcerptPolicy`` allows.
         status: Optional new status as the requester sees it (one line, at most 200).
         new_replies: How many replies this news covers, 1 to 10,000.
+        excerpt_format: How ``excerpt`` is written: ``"text"`` (default, shown as typed),
+            ``"markdown"`` (CommonMark) or ``"html"``; Markdown and HTML are sanitized to a
+            safe subset for the HTML part and turned into readable text elsewhere
+            (docs/excerpts.md).
+        author_name: Optional display name of who wrote the reply (one line, at most 256
+            characters), shown above the excerpt in email; never in pushes.
+        attachments: How many files the reply carries, 0 to 10,000 (default 0); emails
+            say "2 attachments", no attachment content is ever sent.
 
     Raises:
         InvalidInputError: on construction, naming the field (``"kind"``, ``"excerpt"``,
@@ -233,6 +242,9 @@ class TicketUpdate:
     status: str | None = None
     new_replies: int = 1
     merged_into: str | None = None  # kind "merged": id of the ticket this one now lives in
+    excerpt_format: Literal["text", "markdown", "html"] = "text"
+    author_name: str | None = None
+    attachments: int = 0
 
     def __post_init__(self) -> None:
         check_text("event_id", self.event_id, max_len=200)
@@ -258,6 +270,14 @@ class TicketUpdate:
             check_text("status", self.status, max_len=200)
         if self.merged_into is not None:
             check_text("merged_into", self.merged_into, max_len=64)
+        if self.excerpt_format not in ("text", "markdown", "html"):
+            raise InvalidInputError("excerpt_format",
+                                    f"{self.excerpt_format!r} is not text, markdown or html")
+        if self.author_name is not None:
+            check_text("author_name", self.author_name, max_len=256)
+        a = self.attachments
+        if not isinstance(a, int) or isinstance(a, bool) or not 0 <= a <= MAX_NEW_REPLIES:
+            raise InvalidInputError("attachments", f"must be an integer from 0 to {MAX_NEW_REPLIES}")
         n = self.new_replies
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_NEW_REPLIES:
             raise InvalidInputError("new_replies", f"must be an integer from 1 to {MAX_NEW_REPLIES}")
