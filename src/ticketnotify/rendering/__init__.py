@@ -20,7 +20,8 @@ from ..i18n import LocaleSet, default_locales_dir, parse_locale
 from ..validation import check_timezone
 from .compiled import Skeleton, SlotValue, inline_css, marker_context, variant_of
 from .environment import TEMPLATES_DIR, LocaleTemplates
-from .values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, format_count, format_when, shorten
+from .excerpts import prepare as prepare_excerpt
+from .values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, format_count, format_when
 
 __all__ = ["RenderedEmail", "RenderedPush", "Renderer", "TEMPLATES_DIR"]
 
@@ -66,9 +67,15 @@ class Renderer:
     Catalogs are read from ``.po`` files when a locale is first used, so a new ``Renderer``
     picks up a translator's edit. Each template × locale × variant is rendered by Jinja2 and
     inlined by premailer once; later messages only substitute escaped values.
+
+    ``remote_images=True`` keeps ``https`` images of Markdown and HTML excerpts as images
+    (default: each becomes a link to it, so opening a mail loads nothing remote).
     """
 
-    def __init__(self, *, locales_dir: Path | None = None, default_locale: str = "en") -> None:
+    def __init__(
+        self, *, locales_dir: Path | None = None, default_locale: str = "en", remote_images: bool = False
+    ) -> None:
+        self._remote_images = remote_images
         self._locales_dir = Path(locales_dir) if locales_dir is not None else default_locales_dir()
         self._locales = LocaleSet.scan(self._locales_dir, default_locale)
         self._templates: dict[str, LocaleTemplates] = {}
@@ -135,12 +142,14 @@ class Renderer:
         values["guest"] = bool(guest)
         values["ticket_url"] = ticket_url
         values["app_url"] = None if guest or not app_url else app_url
-        return self._render_email(update.kind.value, r.locale, values)
+        return self._render_email(update.kind.value, r.locale, values, _SANITIZED_HTML)
 
     def render_update_push(self, update: TicketUpdate, *, include_excerpt: bool) -> RenderedPush:
         """The push for one update; no conversation content unless the host opted in."""
         values = self._update_values(update, include_excerpt, PUSH_EXCERPT_CHARS)
         values.pop("ticket_subject")  # lock screens are public: the subject stays in the app
+        for name in _EMAIL_ONLY:  # the author's name is conversation, as the subject is
+            values.pop(name)
         templates = self._templates_for(update.recipient.locale)
         key = (update.kind.value, templates.locale_id, variant_of(values, templates.plural))
         skeletons = self._pushes.get(key)
@@ -185,12 +194,16 @@ class Renderer:
     ) -> dict[str, SlotValue]:
         r = update.recipient
         excerpt = update.excerpt if include_excerpt and update.excerpt else None
-        if excerpt is not None and not excerpt.strip():
-            excerpt = None
+        shown = prepare_excerpt(excerpt, update.excerpt_format, excerpt_chars,
+                                remote_images=self._remote_images) if excerpt else None
         return {
             "ticket_id": update.ticket.id,
             "ticket_subject": update.ticket.subject,
-            "excerpt": shorten(excerpt, excerpt_chars) if excerpt else None,
+            "excerpt": shown.text if shown else None,
+            "excerpt_html": shown.html if shown else None,  # sanitized: filled unescaped
+            "author_name": update.author_name if shown else None,
+            # None, not 0: a count of 0 shares its plural form (and so its variant) with 2
+            "attachments": (update.attachments or None) if include_excerpt else None,
             "status": update.status or None,
             "new_replies": update.new_replies,
             "occurred_at": format_when(update.occurred_at, r.time_zone, r.locale),
@@ -211,7 +224,8 @@ class Renderer:
         return found
 
     def _render_email(
-        self, template: str, locale: str, values: dict[str, SlotValue]
+        self, template: str, locale: str, values: dict[str, SlotValue],
+        html_slots: frozenset[str] = frozenset(),
     ) -> RenderedEmail:
         templates = self._templates_for(locale)
         key = (template, templates.locale_id, variant_of(values, templates.plural))
@@ -220,7 +234,8 @@ class Renderer:
             skeleton = self._compile_email(templates, template, values)
             self._emails[key] = skeleton
         filled = _fill_values(values, _babel_locale(locale))
-        escaped = {name: escape(value) for name, value in filled.items()}
+        escaped = {name: value if name in html_slots else escape(value)
+                   for name, value in filled.items()}
         return RenderedEmail(
             subject=skeleton.subject.fill(filled),
             preheader=skeleton.preheader.fill(filled),
@@ -247,6 +262,11 @@ class Renderer:
             html=Skeleton.build(html.rstrip() + "\n"),
             text=Skeleton.build(text.strip() + "\n"),
         )
+
+
+# Values already sanitized to safe HTML by rendering.excerpts; every other value is escaped.
+_SANITIZED_HTML = frozenset({"excerpt_html"})
+_EMAIL_ONLY = ("excerpt_html", "author_name", "attachments")
 
 
 def _fill_values(values: Mapping[str, SlotValue], locale: Locale) -> dict[str, str]:
