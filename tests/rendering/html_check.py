@@ -68,3 +68,20 @@ def dangers(html: str) -> list[str]:
 def well_formed(html: str) -> list[str]:
     """Unclosed or mis-nested elements of an HTML fragment."""
     return Elements(html).problems
+
+
+class _Texts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.found.append(data)
+
+
+def visible_text(html: str) -> str:
+    """The text nodes of ``html`` joined, entities decoded: what a reader sees as text."""
+    reader = _Texts()
+    reader.feed(html)
+    reader.close()
+    return "".join(reader.found)

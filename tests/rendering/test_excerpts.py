@@ -90,6 +90,15 @@ def test_text_form_reads_like_a_plain_mail() -> None:
     )
 
 
+def test_code_shows_markup_as_text() -> None:
+    """Code is shown as written: its "<" is text (escaped in HTML), never an element."""
+    shown = prepare("Run:\n\n    <script>x()</script>\n\nor `<b>`.", "markdown", 600)
+    assert shown is not None and shown.html is not None
+    assert shown.html == "<p>Run:</p> <pre><code>&lt;script&gt;x()&lt;/script&gt;\n</code></pre> " \
+        "<p>or <code>&lt;b&gt;</code>.</p>"
+    assert shown.text == "Run:\n\n<script>x()</script>\n\nor <b>."
+
+
 def test_images_become_links_unless_the_host_opts_in() -> None:
     source = ('![the error](https://cdn.example/e.png) ![](data:image/png;base64,AAAA) '
               '<img src="x.png" alt="rel">')
