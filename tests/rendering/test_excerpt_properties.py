@@ -195,6 +195,7 @@ def test_the_whole_email_and_push_stay_safe_and_deterministic(excerpt: tuple[str
     assert_no_markup(mail.text, source, fmt)
     assert_no_markup(push.body, source, fmt)
     excerpts._prepare.cache_clear()  # converted afresh, the same bytes come out
+    excerpts._converted.cache_clear()
     assert RENDERER.render_update_email(update, ticket_url="https://help.example/t/4711",
                                         app_url=None, guest=False, include_excerpt=True) == mail
     assert RENDERER.render_update_push(update, include_excerpt=True) == push
