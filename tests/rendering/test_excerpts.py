@@ -175,6 +175,11 @@ def test_one_attachment_is_singular_and_none_shows_nothing(renderer: Renderer) -
     assert "attachment" not in email(renderer, update("x", attachments=0)).text
 
 
+def test_attachments_without_reply_text_still_show(renderer: Renderer) -> None:
+    mail = email(renderer, update(None, attachments=2, author_name="Maria"))
+    assert "2 attachments" in mail.text and "Maria" not in mail.text  # no quote to introduce
+
+
 def test_author_and_attachments_follow_the_excerpt_policy(renderer: Renderer) -> None:
     u = update("Secret plan.", guest=True, author_name="Maria", attachments=3)
     mail = email(renderer, u, include_excerpt=False)  # the guest default
