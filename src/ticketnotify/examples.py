@@ -58,6 +58,9 @@ def parse_examples(data: Any, *, source: str = "examples") -> list[TicketUpdate]
                 status=event.get("status"),
                 new_replies=event.get("new_replies", 1),
                 merged_into=event.get("merged_into"),
+                excerpt_format=event.get("excerpt_format", "text"),
+                author_name=event.get("author_name"),
+                attachments=event.get("attachments", 0),
             ))
         except InvalidInputError as exc:
             raise InvalidInputError(f"{where}.{exc.field}", exc.problem) from exc
