@@ -48,6 +48,7 @@ _DROPPED = frozenset({
     "script", "style", "title", "template", "noscript", "iframe", "object", "embed",
     "textarea", "select", "svg", "math", "noembed", "noframes", "xmp", "plaintext",
 })
+_KEPT = _BLOCKS | _INLINE
 _TABLE_PARTS = frozenset({"thead", "tbody", "tfoot", "tr", "td", "th"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _VOID = frozenset({"br", "hr", "img"})
@@ -55,7 +56,7 @@ _SAFE_URL = re.compile(r"(?:https?://|mailto:)\S", re.IGNORECASE)
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 
 _CLEANER = nh3.Cleaner(
-    tags=set(_BLOCKS | _INLINE),
+    tags=set(_KEPT),
     clean_content_tags=set(_DROPPED),
     attributes={"*": set(), "a": {"href"}, "img": {"src", "alt"}, "ol": {"start"}},
     url_schemes={"http", "https", "mailto"},
@@ -169,6 +170,8 @@ def _write_html(tokens: tuple[_Token, ...], limit: int, remote_images: bool) -> 
                 break
             used += len(text)
             out.append(escape(text, False))
+        elif value not in _KEPT:
+            continue  # nh3 kept only _KEPT; never write an element this pass does not know
         elif kind == "end":
             if any(tag == value for tag, _ in closers):
                 while closers:
