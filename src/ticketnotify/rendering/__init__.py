@@ -31,7 +31,8 @@ from .compiled import (
     variant_of,
 )
 from .environment import TEMPLATES_DIR, LocaleTemplates, RenderConfig
-from .values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, format_count, format_when, shorten
+from .excerpts import prepare as prepare_excerpt
+from .values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, format_count, format_when
 
 __all__ = ["RenderConfig", "RenderedEmail", "RenderedPush", "Renderer", "TEMPLATES_DIR"]
 
@@ -93,6 +94,9 @@ class Renderer:
         ConfigurationError: a folder does not exist, both ``config`` and ``locales_dir``
             were given, or no catalog exists for the default locale.
         CatalogError: a catalog does not parse (``path`` and ``line`` say where).
+
+    ``remote_images=True`` keeps ``https`` images of Markdown and HTML excerpts as images
+    (default: each becomes a link to it, so opening a mail loads nothing remote).
     """
 
     def __init__(
@@ -101,7 +105,9 @@ class Renderer:
         *,
         locales_dir: Path | None = None,
         default_locale: str | None = None,
+        remote_images: bool = False,
     ) -> None:
+        self._remote_images = remote_images
         self.config = _config(config, locales_dir, default_locale)
         self._locales_dirs = self.config.all_locales_dirs
         self._locales_dir = self._locales_dirs[-1]  # the base set (bench/render.py reads it)
@@ -199,12 +205,15 @@ class Renderer:
         values["ticket_url"] = ticket_url
         values["app_url"] = None if guest or not app_url else app_url
         values.update(brand_values(brand))
-        return self._render_email(update.kind.value, r.locale, values, look=brand_look(brand))
+        return self._render_email(update.kind.value, r.locale, values, html_slots=_SANITIZED_HTML,
+                                  look=brand_look(brand))
 
     def render_update_push(self, update: TicketUpdate, *, include_excerpt: bool) -> RenderedPush:
         """The push for one update; no conversation content unless the host opted in."""
         values = self._update_values(update, include_excerpt, PUSH_EXCERPT_CHARS)
         values.pop("ticket_subject")  # lock screens are public: the subject stays in the app
+        for name in _EMAIL_ONLY:  # the author's name is conversation, as the subject is
+            values.pop(name)
         templates = self._templates_for(update.recipient.locale)
         key = (update.kind.value, templates.locale_id, variant_of(values, templates.plural_key))
         skeletons = self._pushes.get(key)
@@ -249,12 +258,16 @@ class Renderer:
     ) -> dict[str, SlotValue]:
         r = update.recipient
         excerpt = update.excerpt if include_excerpt and update.excerpt else None
-        if excerpt is not None and not excerpt.strip():
-            excerpt = None
+        shown = prepare_excerpt(excerpt, update.excerpt_format, excerpt_chars,
+                                remote_images=self._remote_images) if excerpt else None
         return {
             "ticket_id": update.ticket.number,  # templates show it: the number, not the key
             "ticket_subject": update.ticket.subject,
-            "excerpt": shorten(excerpt, excerpt_chars) if excerpt else None,
+            "excerpt": shown.text if shown else None,
+            "excerpt_html": shown.html if shown else None,  # sanitized: filled unescaped
+            "author_name": update.author_name if shown else None,
+            # None, not 0: a count of 0 shares its plural form (and so its variant) with 2
+            "attachments": (update.attachments or None) if include_excerpt else None,
             "status": update.status or None,
             "new_replies": update.new_replies,
             "occurred_at": format_when(update.occurred_at, r.time_zone, r.locale),
@@ -279,6 +292,7 @@ class Renderer:
     def _render_email(
         self, template: str, locale: str, values: dict[str, SlotValue],
         look: tuple[tuple[str, str], ...] = DEFAULT_LOOK,
+        html_slots: frozenset[str] = frozenset(),
     ) -> RenderedEmail:
         templates = self._templates_for(locale)
         key = (template, templates.locale_id, variant_of(values, templates.plural_key), look)
@@ -286,7 +300,8 @@ class Renderer:
         if skeleton is None:
             skeleton = self._emails.put(key, self._compile_email(templates, template, values, look))
         filled = _fill_values(values, _babel_locale(locale))
-        escaped = {name: escape(value) for name, value in filled.items()}
+        escaped = {name: value if name in html_slots else escape(value)
+                   for name, value in filled.items()}
         return RenderedEmail(
             subject=skeleton.subject.fill(filled),
             preheader=skeleton.preheader.fill(filled),
@@ -331,6 +346,11 @@ def _config(
         return RenderConfig(locales_dirs=[locales_dir], default_locale=default_locale or "en",
                             include_shipped_locales=False)
     return RenderConfig(default_locale=default_locale or "en")
+
+
+# Values already sanitized to safe HTML by rendering.excerpts; every other value is escaped.
+_SANITIZED_HTML = frozenset({"excerpt_html"})
+_EMAIL_ONLY = ("excerpt_html", "author_name", "attachments")
 
 
 def _fill_values(values: Mapping[str, SlotValue], locale: Locale) -> dict[str, str]:

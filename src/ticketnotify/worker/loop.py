@@ -366,7 +366,8 @@ class Worker:
 
 
 def _kind_mismatch(job: Job, channel: Channel, message: Message) -> str:
-    carries = getattr(channel, "carries", None)
+    carried = getattr(channel, "carries", ())
+    carries = " and ".join(cls.kind for cls in carried) if isinstance(carried, tuple) else carried
     article = "an" if message.kind[:1] in "aeiou" else "a"
     said = f"carries {carries} messages" if carries else f"does not carry {message.kind} messages"
     return f"channel {job.channel!r} {said}; job {job.id} holds {article} {message.kind}"
