@@ -16,6 +16,7 @@ COMMANDS: tuple[str, ...] = (
     "ticketnotify.catalogs",
     "ticketnotify.outbox.cli",
     "ticketnotify.guest.cli",
+    "ticketnotify.dev.server",
 )
 
 
