@@ -10,15 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Mount, Route
 
 from ticketnotify.clock import utc_now
-from ticketnotify.dev.guest_site import DemoTicket, GuestSite
-from ticketnotify.events import Guest
-from ticketnotify.loopback.smtp import LoopbackSMTPServer, ReceivedMessage
+from ticketnotify.dev.guest_site import GuestSite
+from ticketnotify.loopback.smtp import LoopbackSMTPServer
+
+from .hosts import code_in, host_app, link_in, tickets
 
 KEYS = [b"k" * 32]
 SECRET = b"s" * 32
@@ -53,46 +50,6 @@ class Host:
         """The code in the ``count``-th email."""
         mail = (await self.smtp.wait_for(count, timeout=20))[count - 1]
         return code_in(mail)
-
-
-def text_of(mail: ReceivedMessage) -> str:
-    body = mail.message.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
-
-
-def link_in(mail: ReceivedMessage) -> str:
-    found = re.search(r"http://\S+/guest/tickets/\S+token=[\w.\-]+", text_of(mail))
-    assert found, text_of(mail)
-    return found.group(0)
-
-
-def code_in(mail: ReceivedMessage) -> str:
-    found = re.search(r"\b(\d{6})\b", text_of(mail))
-    assert found, text_of(mail)
-    return found.group(1)
-
-
-def host_app(site: GuestSite) -> Starlette:
-    """What a host writes: its own ticket view behind the grant, the guest pages mounted."""
-
-    @site.pages.grant_required
-    async def ticket_view(request: Request) -> Response:
-        ticket = site.tickets[request.state.guest_grant.ticket_id]
-        return HTMLResponse(f"<h1>Conversation of ticket {ticket.ticket_id}</h1>")
-
-    app = Starlette(routes=[Route("/tickets/{ticket_id}", ticket_view),
-                            Mount("/guest", routes=site.pages.routes)])
-    site.pages.install(app)
-    return app
-
-
-def tickets(site: GuestSite) -> None:
-    site.add(DemoTicket("T-1", "Deposit missing", Guest(email="sam@example.com", locale="en",
-                                                         time_zone="Europe/London")))
-    site.add(DemoTicket("T-2", "Other question", Guest(email="sam@example.com")))
-    site.add(DemoTicket("S-1", "Insättning saknas", Guest(email="anna@example.se", locale="sv_SE",
-                                                           time_zone="Europe/Stockholm")))
 
 
 @pytest.fixture

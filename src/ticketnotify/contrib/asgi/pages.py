@@ -66,7 +66,9 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
 _HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the link page's URL holds the token
+    # The link page's URL holds the token: it must not leave the site. Not "no-referrer":
+    # with it Chromium sends "Origin: null" on the form POSTs and the Origin check refuses them.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
