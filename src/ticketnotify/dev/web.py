@@ -110,7 +110,7 @@ def build_app(catcher: Catcher, site: GuestSite, addresses: Callable[[], Mapping
         await site.notify(demo_ticket, f"dev-{uuid.uuid4().hex}", UpdateKind.AGENT_REPLY)
         return RedirectResponse("/", status_code=303)
 
-    @site.pages.grant_required
+    @site.pages.guest_grant_required
     async def ticket(request: Request) -> Response:
         return page("ticket.html", ticket=site.tickets[request.state.guest_grant.ticket_id])
 

@@ -35,7 +35,7 @@ def code_in(mail: ReceivedMessage) -> str:
 def host_app(site: GuestSite) -> Starlette:
     """What a host writes: its own ticket view behind the grant, the guest pages mounted."""
 
-    @site.pages.grant_required
+    @site.pages.guest_grant_required
     async def ticket_view(request: Request) -> Response:
         ticket = site.tickets[request.state.guest_grant.ticket_id]
         return HTMLResponse(f"<h1>Conversation of ticket {ticket.ticket_id}</h1>")

@@ -140,7 +140,7 @@ async def test_fastapi_depends_checks_the_grant(host: Host) -> None:
     app = FastAPI()
 
     @app.get("/tickets/{ticket_id}")
-    async def ticket_view(grant: AccessGrant = Depends(host.site.pages.require_grant)) -> PlainTextResponse:  # noqa: B008
+    async def ticket_view(grant: AccessGrant = Depends(host.site.pages.require_guest_grant)) -> PlainTextResponse:  # noqa: B008
         return PlainTextResponse(f"ticket {grant.ticket_id}")
 
     app.mount("/guest", host.site.pages.router)
@@ -167,3 +167,47 @@ async def test_hostile_urls_never_become_a_server_error(host: Host, route: str, 
     answer = await host.client.get(f"/guest/tickets/{quote(route, safe='')}",
                                    params={"token": token})
     assert answer.status_code in {400, 403, 404, 405}, answer.text
+
+
+async def verified(host: Host, ticket_id: str = "T-1") -> None:
+    link = await host.link_for(ticket_id)
+    token, csrf, _ = await open_and_send(host, link)
+    code = await host.code_email(2)  # the update email, then the code email
+    done = await host.client.post(f"{urlsplit(link).path}/verify",
+                                  data={"token": token, "csrf": csrf, "code": code})
+    assert done.status_code == 303
+
+
+async def test_an_active_guest_is_renewed_and_an_idle_one_must_verify_again(host: Host) -> None:
+    await verified(host)
+    host.clock.offset = timedelta(minutes=20)  # 10 of the grant's 30 minutes left
+    renewed = await host.client.get("/tickets/T-1")
+    assert renewed.status_code == 200 and "set-cookie" in renewed.headers
+    host.clock.offset = timedelta(minutes=45)  # past the first value's end, inside the renewed one
+    assert (await host.client.get("/tickets/T-1")).status_code == 200
+    host.clock.offset = timedelta(hours=2)  # idle far longer than the ttl
+    assert (await host.client.get("/tickets/T-1")).status_code == 403
+
+
+async def test_a_synchronous_lookup_runs_off_the_loop(host: Host) -> None:
+    import threading
+
+    from ticketnotify.contrib.asgi import GuestPages, GuestTicket
+
+    threads: list[str] = []
+
+    def lookup(ticket_id: str) -> GuestTicket | None:  # e.g. a Django ORM query
+        threads.append(threading.current_thread().name)
+        return host.site.tickets["T-1"].for_pages if ticket_id == "T-1" else None
+
+    pages = GuestPages(host.site.codes, lookup, ticket_url="/tickets/{ticket_id}", secure_cookies=False)
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    app = Starlette(routes=[Mount("/guest", routes=pages.routes)])
+    link = await host.link_for("T-1")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        page = await client.get(path_of(link))
+    assert page.status_code == 200 and "Support ticket T-1" in page.text
+    assert threads and threading.main_thread().name not in threads

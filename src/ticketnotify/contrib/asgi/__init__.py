@@ -1,6 +1,6 @@
 """Guest pages for ASGI apps: a Starlette router (works in FastAPI) and a grant check.
 
-    pages = GuestPages(codes, lookup, ticket_url="/guest/tickets/{ticket_id}/conversation")
+    pages = GuestPages(codes, lookup, ticket_url="/tickets/{ticket_id}")
     app.mount("/guest", pages.router)      # or Mount("/guest", routes=pages.routes)
     pages.install(app)                     # localized page for GuestGrantRequired
 

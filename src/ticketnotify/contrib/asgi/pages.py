@@ -77,7 +77,7 @@ _HEADERS = {
 
 
 class GuestGrantRequired(HTTPException):
-    """Raised by ``require_grant``: no valid grant for this ticket (403).
+    """Raised by ``require_guest_grant``: no valid grant for this ticket (403).
 
     ``GuestPages.install(app)`` renders it as the localized "open the link in your email"
     page; without it Starlette/FastAPI answer a plain 403.
@@ -99,8 +99,8 @@ class GuestPages:
         lookup: ``ticket_id -> GuestTicket | None`` (sync or async; sync runs in a thread).
             ``None`` means no such guest ticket ("this link does not work").
         ticket_url: where a verified guest lands, with ``{ticket_id}``, e.g.
-            ``"/guest/tickets/{ticket_id}/conversation"``: the host's view that uses
-            ``require_grant``.
+            ``"/tickets/{ticket_id}"``: the host's view that uses
+            ``require_guest_grant``.
         secure_cookies: mark cookies ``Secure`` (default True; False only for plain-http
             development on localhost).
         trusted_origins: extra origins allowed to post the forms (see ``csrf.py``).
@@ -145,8 +145,8 @@ class GuestPages:
         """The grant cookie of one ticket (a guest with two tickets holds two grants)."""
         return "tn_guest_" + hashlib.sha256(ticket_id.encode("utf-8", "replace")).hexdigest()[:20]
 
-    async def require_grant(self, request: Request) -> AccessGrant:
-        """The guest's grant for the route's ticket; use as ``Depends(pages.require_grant)``.
+    async def require_guest_grant(self, request: Request) -> AccessGrant:
+        """The guest's grant for the route's ticket; use as ``Depends(pages.require_guest_grant)``.
 
         Args:
             request: the request to the host's ticket view; the ticket id is its
@@ -165,13 +165,46 @@ class GuestPages:
         except GrantError:
             raise GuestGrantRequired(ticket_id) from None
 
-    def grant_required(self, endpoint: Endpoint) -> Endpoint:
-        """Decorator for a plain Starlette endpoint; the grant is in ``request.state.guest_grant``."""
+    def guest_grant_required(self, endpoint: Endpoint) -> Endpoint:
+        """Decorator for a plain Starlette endpoint: check the grant, then slide it forward.
+
+        The endpoint finds the grant in ``request.state.guest_grant``; its response carries a
+        renewed cookie when less than half the grant's time was left (``renew_grant``).
+        Without a valid grant it raises ``GuestGrantRequired`` (403, see ``install``).
+        """
         @functools.wraps(endpoint)
         async def checked(request: Request, *args: Any, **kwargs: Any) -> Response:
-            request.state.guest_grant = await self.require_grant(request)
-            return await endpoint(request, *args, **kwargs)
+            grant = await self.require_guest_grant(request)
+            request.state.guest_grant = grant
+            response = await endpoint(request, *args, **kwargs)
+            self.renew_grant(response, grant)
+            return response
         return cast(Endpoint, checked)
+
+    def renew_grant(self, response: Response, grant: AccessGrant) -> bool:
+        """Set a renewed grant cookie on ``response`` if less than half of ``ttl`` is left.
+
+        An active guest is then never thrown out mid-reply; the renewal never reaches past
+        the grant's ``max_lifetime``. FastAPI views call it with their ``Response``.
+
+        Args:
+            response: the response to the guest's request.
+            grant: the grant ``require_guest_grant`` returned for this request.
+
+        Returns:
+            True if a renewed cookie was set.
+        """
+        now = self.codes.clock()
+        if grant.expires_at - now >= self.codes.grants.ttl / 2:
+            return False
+        try:
+            fresh = self.codes.renew(grant.value, grant.ticket_id)
+        except GrantError:
+            return False
+        if fresh.expires_at <= grant.expires_at:
+            return False  # at the max_lifetime cap: nothing to gain
+        self._set_grant_cookie(response, fresh)
+        return True
 
     # The three routes.
     async def link_page(self, request: Request) -> Response:
@@ -236,12 +269,15 @@ class GuestPages:
             return self._problem(request, ticket, "unavailable", 503)
         target = self.ticket_url.replace("{ticket_id}", quote(grant.ticket_id, safe=""))
         response = RedirectResponse(target, status_code=303, headers=_HEADERS)
-        max_age = int((grant.expires_at - self.codes.clock()).total_seconds())
-        response.set_cookie(self.cookie_name(grant.ticket_id), grant.value, max_age=max_age, path="/",
-                            httponly=True, secure=self.secure_cookies, samesite="lax")
+        self._set_grant_cookie(response, grant)
         return response
 
     # Helpers.
+    def _set_grant_cookie(self, response: Response, grant: AccessGrant) -> None:
+        max_age = max(0, int((grant.expires_at - self.codes.clock()).total_seconds()))
+        response.set_cookie(self.cookie_name(grant.ticket_id), grant.value, max_age=max_age, path="/",
+                            httponly=True, secure=self.secure_cookies, samesite="lax")
+
     async def _open(self, request: Request, token: str) -> tuple[OpenedLink, GuestTicket] | Response:
         """Check the token against the route and the ticket's address; a page if it fails."""
         route_id = str(request.path_params["ticket_id"])
