@@ -139,9 +139,12 @@ async def test_fastapi_depends_checks_the_grant(host: Host) -> None:
 
     app = FastAPI()
 
-    @app.get("/tickets/{ticket_id}")
-    async def ticket_view(grant: AccessGrant = Depends(host.site.pages.require_guest_grant)) -> PlainTextResponse:  # noqa: B008
+    require = Depends(host.site.pages.require_guest_grant)
+
+    async def ticket_view(grant: AccessGrant = require) -> PlainTextResponse:
         return PlainTextResponse(f"ticket {grant.ticket_id}")
+
+    app.get("/tickets/{ticket_id}")(ticket_view)
 
     app.mount("/guest", host.site.pages.router)
     host.site.pages.install(app)
@@ -207,7 +210,8 @@ async def test_a_synchronous_lookup_runs_off_the_loop(host: Host) -> None:
 
     app = Starlette(routes=[Mount("/guest", routes=pages.routes)])
     link = await host.link_for("T-1")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         page = await client.get(path_of(link))
     assert page.status_code == 200 and "Support ticket T-1" in page.text
     assert threads and threading.main_thread().name not in threads
