@@ -150,6 +150,7 @@ class DevServer:
             found["APNs base URL (HTTP/2, TLS)"] = apns.base_url
             found["FCM v1 endpoint base"] = fcm.endpoint_base
             found["FCM token URI"] = fcm.token_uri
+            found["FCM project id"] = fcm.project_id
             found["CA file to trust for APNs/FCM"] = apns.certificate.ca_file
         found["files"] = str(self.folder.resolve())
         return found
