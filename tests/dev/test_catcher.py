@@ -129,3 +129,20 @@ def test_the_command_starts_on_free_ports_prints_them_and_stops_on_sigint(tmp_pa
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+async def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    from ticketnotify.errors import ConfigurationError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigurationError, match="--web-port"):
+            async with DevServer(tmp_path / "a", push=False, web_port=port):
+                pass
+        with pytest.raises(ConfigurationError, match="--smtp-port"):
+            async with DevServer(tmp_path / "b", push=False, smtp_port=port):
+                pass

@@ -210,12 +210,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run_dev(args: argparse.Namespace) -> int:
     """Start, print the addresses, serve until SIGINT/SIGTERM."""
-    from ..worker.loop import stop_on_signals
+    import signal
 
     async with DevServer(args.dir, host=args.host, smtp_port=args.smtp_port,
                          web_port=args.web_port, push=not args.no_push) as dev:
         stop = asyncio.Event()
-        stop_on_signals(stop)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         print("ticketnotify dev: point your host at")
         for label, value in dev.addresses().items():
             print(f"  {label}: {value}")
