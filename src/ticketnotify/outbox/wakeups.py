@@ -193,8 +193,8 @@ class PostgresWakeup(Wakeup):
     def _listen(self) -> None:
         backoff = 0.0
         while not self._stop.is_set():
-            if backoff:
-                self._stop.wait(backoff)
+            if backoff and self._stop.wait(backoff):
+                break  # told to stop while waiting to reconnect
             conn = None
             try:
                 conn = self._connect()
@@ -206,12 +206,11 @@ class PostgresWakeup(Wakeup):
                     for _ in conn.notifies(timeout=self._poll):
                         self._local.ring()
             except Exception as exc:  # an outage: poll meanwhile, listen again later
-                was = self._listening.is_set()
+                if self._listening.is_set() or not backoff:  # once per outage, not per try
+                    log.warning("outbox LISTEN connection failed (%s); polling until it is "
+                                "back", exc)
                 self._listening.clear()
                 backoff = min(max(backoff * 2, 0.5), 30.0)
-                if was:
-                    log.warning("outbox LISTEN connection lost (%s); polling until it is "
-                                "back", exc)
             finally:
                 self._listening.clear()
                 if conn is not None:
