@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -129,6 +130,9 @@ def test_json_log_records_carry_the_job_fields() -> None:
     assert {k: record[k] for k in ("job_id", "event_id", "channel", "outcome", "error_class")} \
         == {"job_id": 7, "event_id": "evt-9", "channel": "email", "outcome": "retry",
             "error_class": "TimeoutError"}
+    facts = replace(job, message={"v": 2, "e": "evt-10"})  # Outbox v2 facts: short keys
+    assert job_fields(facts)["event_id"] == "evt-10"
+    assert "event_id" not in job_fields(replace(job, message={"kind": "email"}))  # v1
 
 
 def _free_port() -> int:

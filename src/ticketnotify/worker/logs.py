@@ -21,13 +21,17 @@ FIELDS = ("job_id", "event_id", "channel", "outcome", "error_class")
 
 
 def event_id_of(job: Job) -> str | None:
-    """The event id a job was published for, if it holds one (facts carry it)."""
+    """The event id a job was published for, if it holds one.
+
+    Outbox v2 jobs hold the delivery's facts (``ticketnotify.facts``: ``{"v": 2, "e":
+    event id, ...}``); v1 jobs hold a rendered message, which has none.
+    """
     found = getattr(job, "event_id", None)
-    if found is None:
-        for holder in (getattr(job, "facts", None), getattr(job, "message", None)):
-            if isinstance(holder, dict) and holder.get("event_id") is not None:
-                found = holder["event_id"]
-                break
+    stored = job.message
+    if found is None and isinstance(stored, dict):
+        found = stored.get("event_id")
+        if found is None and isinstance(stored.get("v"), int):  # facts' short keys
+            found = stored.get("e")
     return None if found is None else str(found)
 
 
