@@ -37,7 +37,17 @@ def event_id_of(job: Job) -> str | None:
 
 def job_fields(job: Job, *, outcome: str | None = None,
                error_class: str | None = None) -> dict[str, Any]:
-    """``extra=`` for a log record about ``job``: the fields of ``FIELDS`` that are known."""
+    """``extra=`` for a log record about ``job``: the fields of ``FIELDS`` that are known.
+
+    Args:
+        job: The job the record is about.
+        outcome: ``delivered``, ``retry``, ``dead`` or ``lease_lost``, once decided.
+        error_class: The exception's class name, when an attempt failed.
+
+    Returns:
+        ``{"job_id": ..., "channel": ...}`` plus ``event_id``, ``outcome`` and
+        ``error_class`` when known.
+    """
     fields: dict[str, Any] = {"job_id": job.id, "channel": job.channel}
     event_id = event_id_of(job)
     if event_id is not None:

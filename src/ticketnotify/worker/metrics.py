@@ -88,6 +88,9 @@ class WorkerMetrics:
     def attach(self, stats: WorkerStats) -> None:
         """Export ``stats``' error counters (read at scrape time); once per metrics object.
 
+        Args:
+            stats: The worker's running totals (``Worker`` calls this itself).
+
         Raises:
             ConfigurationError: Already attached to a worker.
         """
@@ -97,7 +100,14 @@ class WorkerMetrics:
         self.registry.register(_StatsCollector(stats, _prometheus()))
 
     def outcome(self, job: Job, kind: OutcomeKind, at: datetime, error_class: str) -> None:
-        """Count one recorded outcome; a delivery also adds its publish → delivery latency."""
+        """Count one recorded outcome; a delivery also adds its publish → delivery latency.
+
+        Args:
+            job: The job as claimed (its ``channel`` and ``created_at``).
+            kind: What was recorded.
+            at: When it was delivered or given up on (for a retry: the next attempt).
+            error_class: The failed attempt's exception class name; "" for a delivery.
+        """
         self.attempts.labels(job.channel, kind.value, error_class).inc()
         if kind is OutcomeKind.DELIVERED:
             self.latency.labels(job.channel).observe(
@@ -105,6 +115,10 @@ class WorkerMetrics:
 
     def refresh(self, outbox: Outbox, now: datetime) -> None:
         """Set the outbox gauges from the store (blocking: call it on the store thread).
+
+        Args:
+            outbox: The store to count.
+            now: What counts as due, for the oldest due job's age.
 
         Raises:
             OutboxUnavailableError: The store is out of reach; the gauges keep their values.
