@@ -87,9 +87,25 @@ def configure_logging(log_format: str = "text", level: int | str = logging.INFO)
         log_format: ``"text"`` or ``"json"``.
         level: The lowest level shown (``logging.INFO`` or a name such as ``"DEBUG"``).
     """
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JSONFormatter() if log_format == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("ticketnotify")
     logger.handlers[:] = [handler]
     logger.setLevel(level)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record, not at setup (a
+    CLI run in-process, as the tests do, must not keep writing to a closed capture)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always sys.stderr
