@@ -9,17 +9,17 @@ differ between msgid and msgstr, catalogs that are stale against the templates, 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 
+from .catalog_entries import Problem, check_entry, markup, placeholders
+from .catalog_entries import entry_ids as _ids
+from .catalog_entries import entry_strings as _strings
 from .errors import CatalogError, ConfigurationError
 from .i18n import (
     DOMAIN,
@@ -31,6 +31,9 @@ from .i18n import (
     read_catalog,
     translations_from_po,
 )
+
+__all__ = ["Problem", "check_catalogs", "check_entry", "check_host_catalogs", "markup",
+           "placeholders", "run_check"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SOURCE_LANGUAGE = "en"  # msgids are English
@@ -46,44 +49,6 @@ OPTIONS_MAP: dict[str, dict[str, Any]] = {
     "templates/**.txt": _JINJA_OPTIONS,
 }
 
-_PERCENT = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?([sdifr%])")
-_BRACES = re.compile(r"(?<!\{)\{(\w*)(?:[!:][^{}]*)?\}(?!\})")
-_TAG = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)([^>]*)>")
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Problem:
-    """One thing wrong with one catalog entry, printed as ``file:line: message``."""
-
-    path: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.message}"
-
-
-def placeholders(text: str) -> Counter[str]:
-    """``%(name)s``, ``%s`` and ``{name}`` placeholders, counted."""
-    found: Counter[str] = Counter()
-    for name, conv in _PERCENT.findall(text):
-        if conv != "%":
-            found[f"%({name}){conv}" if name else f"%{conv}"] += 1
-    for name in _BRACES.findall(text):
-        found["{" + name + "}"] += 1
-    return found
-
-
-def markup(text: str) -> Counter[str]:
-    """Tags with their attributes, counted; a translator may move them, not change them."""
-    found: Counter[str] = Counter()
-    for slash, name, attrs in _TAG.findall(text):
-        attributes = " ".join(attrs.split())
-        found[f"<{slash}{name.lower()}{' ' + attributes if attributes else ''}>"] += 1
-    return found
-
-
 def extract_template_messages(package_dir: Path = PACKAGE_DIR) -> Catalog:
     """What the templates and Python sources ask to translate right now."""
     catalog = Catalog(domain=DOMAIN)
@@ -97,54 +62,6 @@ def extract_template_messages(package_dir: Path = PACKAGE_DIR) -> Catalog:
 def _key(message: Message) -> tuple[str, str | None]:
     msgid = message.id if isinstance(message.id, str) else message.id[0]
     return msgid, message.context
-
-
-def _ids(message: Message) -> tuple[str, ...]:
-    return (message.id,) if isinstance(message.id, str) else tuple(message.id)
-
-
-def _strings(message: Message) -> tuple[str, ...]:
-    if isinstance(message.string, str):
-        return (message.string,)
-    return tuple(s or "" for s in (message.string or ()))
-
-
-def check_entry(path: str, message: Message) -> Iterator[Problem]:
-    """Untranslated, fuzzy, placeholder and markup problems of one entry."""
-    ids = _ids(message)
-    strings = _strings(message)
-    shown = repr(ids[0] if len(ids[0]) <= 60 else ids[0][:57] + "...")
-    line = message.lineno or 0
-    if not strings or any(not s for s in strings):
-        yield Problem(path, line, f"untranslated: msgid {shown} has no msgstr")
-        return
-    if message.fuzzy:
-        yield Problem(
-            path, line, f"fuzzy: msgid {shown} is marked fuzzy; review it and remove the flag"
-        )
-    for index, text in enumerate(strings):
-        source = ids[0] if index == 0 or len(ids) == 1 else ids[1]
-        want, got = placeholders(source), placeholders(text)
-        plural_form = len(ids) > 1
-        # A singular form may leave out the count ("Nytt svar" for "%(count)s new replies").
-        allowed = placeholders(ids[0]) | placeholders(ids[-1])
-        bad = (not plural_form and want != got) or (plural_form and not set(got) <= set(allowed))
-        if bad:
-            yield Problem(
-                path, line,
-                f"placeholders differ in msgid {shown}: msgid has {_list(want)}, "
-                f"msgstr{f'[{index}]' if plural_form else ''} has {_list(got)}",
-            )
-        if markup(source) != markup(text):
-            yield Problem(
-                path, line,
-                f"markup differs in msgid {shown}: msgid has {_list(markup(source))}, "
-                f"msgstr{f'[{index}]' if plural_form else ''} has {_list(markup(text))}",
-            )
-
-
-def _list(items: Counter[str]) -> str:
-    return ", ".join(sorted(items.elements())) or "none"
 
 
 def check_stale(

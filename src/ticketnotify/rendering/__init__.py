@@ -18,11 +18,20 @@ from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
 from ..brands import Brand
 from ..errors import CatalogError, ConfigurationError, InvalidInputError
 from ..events import TicketUpdate
-from ..i18n import LocaleSet, catalog_chain, chain_translations, parse_locale, read_catalog
+from ..i18n import (
+    PSEUDO_LOCALES,
+    LocaleSet,
+    catalog_chain,
+    chain_translations,
+    parse_locale,
+    read_catalog,
+)
 from ..routing import merged_into_number
 from ..validation import check_timezone
+from .bidi import isolate_text
 from .branding import DEFAULT_LOOK, brand_look, brand_values
 from .compiled import (
+    BIDI_SUFFIX,
     Skeleton,
     SkeletonCache,
     SlotValue,
@@ -31,6 +40,7 @@ from .compiled import (
     variant_of,
 )
 from .environment import TEMPLATES_DIR, LocaleTemplates, RenderConfig
+from .pseudo import pseudo_translations
 from .values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, format_count, format_when, shorten
 
 __all__ = ["RenderConfig", "RenderedEmail", "RenderedPush", "Renderer", "TEMPLATES_DIR"]
@@ -164,10 +174,13 @@ class Renderer:
         return len(self._emails) + len(self._pushes)
 
     def negotiate(self, locale: str) -> str:
-        """Best available catalog locale: ``sv_SE`` → ``sv`` → the default locale."""
+        """Best available catalog locale: ``sv_SE`` → ``sv`` → the default locale.
+
+        With ``RenderConfig(pseudo_locales=True)``, ``xx-long``/``xx-rtl`` give themselves.
+        """
         found = self._negotiated.get(locale)
         if found is None:
-            found = self._locales.negotiate(locale)
+            found = self._locales.negotiate(locale, pseudo=self.config.pseudo_locales)
             if len(self._negotiated) < 4096:  # bounded: locale strings may come from hosts
                 self._negotiated[locale] = found
         return found
@@ -217,7 +230,8 @@ class Renderer:
                     _line(templates.render(f"{base}/body.txt", ctx)),
                 )
             skeletons = self._pushes.put(key, skeletons)
-        filled = _fill_values(values, _babel_locale(update.recipient.locale))
+        filled = _fill_values(values, _babel_locale(self.formatting_locale(update.recipient.locale)),
+                              templates.direction == "rtl")
         return RenderedPush(title=skeletons[0].fill(filled), body=skeletons[1].fill(filled))
 
     def render_email(
@@ -229,7 +243,7 @@ class Renderer:
         templates only print values or test them for truth.
         """
         check_timezone("time_zone", time_zone)
-        babel_locale = _babel_locale(locale)
+        babel_locale = _babel_locale(self.formatting_locale(locale))
         values: dict[str, SlotValue] = {}
         for name, value in context.items():
             if isinstance(value, datetime):
@@ -244,6 +258,28 @@ class Renderer:
                 )
         return self._render_email(template, locale, values)
 
+    def formatting_locale(self, locale: str) -> str:
+        """The locale dates and numbers are written in: the language the text is in.
+
+        A recipient whose language has a catalog keeps their own regional formats
+        (``sv_FI``); one whose language has none (``nl_NL`` → English text) gets the formats
+        of the catalog the text comes from, so no message mixes two languages. The time zone
+        always stays the recipient's.
+
+        Args:
+            locale: the recipient's locale.
+
+        Returns:
+            A Babel locale identifier such as ``"sv_FI"`` or ``"en"``.
+        """
+        locale_id = self.negotiate(locale)
+        if locale_id in PSEUDO_LOCALES:
+            return "en"
+        wanted = _babel_locale(locale)
+        if wanted.language == _babel_locale(locale_id).language:
+            return str(wanted)
+        return locale_id
+
     def _update_values(
         self, update: TicketUpdate, include_excerpt: bool, excerpt_chars: int
     ) -> dict[str, SlotValue]:
@@ -257,7 +293,8 @@ class Renderer:
             "excerpt": shorten(excerpt, excerpt_chars) if excerpt else None,
             "status": update.status or None,
             "new_replies": update.new_replies,
-            "occurred_at": format_when(update.occurred_at, r.time_zone, r.locale),
+            "occurred_at": format_when(
+                update.occurred_at, r.time_zone, self.formatting_locale(r.locale)),
             "name": r.name,
             # kind "merged": the ticket the conversation continues in (a number, not content)
             "merged_into": merged_into_number(update),
@@ -269,6 +306,10 @@ class Renderer:
         if found is None:
             with self._lock:
                 found = self._templates.get(locale_id)
+                if found is None and locale_id in PSEUDO_LOCALES:
+                    translations = pseudo_translations(locale_id, self._locales_dirs)
+                    found = LocaleTemplates(locale_id, translations, self.config.templates_dirs)
+                    self._templates[locale_id] = found
                 if found is None:
                     chain = catalog_chain(self._locales_dirs, locale_id)
                     translations = chain_translations(chain, locale_id, self._parsed)
@@ -285,7 +326,8 @@ class Renderer:
         skeleton = self._emails.get(key)
         if skeleton is None:
             skeleton = self._emails.put(key, self._compile_email(templates, template, values, look))
-        filled = _fill_values(values, _babel_locale(locale))
+        filled = _fill_values(values, _babel_locale(self.formatting_locale(locale)),
+                              templates.direction == "rtl")
         escaped = {name: escape(value) for name, value in filled.items()}
         return RenderedEmail(
             subject=skeleton.subject.fill(filled),
@@ -333,15 +375,25 @@ def _config(
     return RenderConfig(default_locale=default_locale or "en")
 
 
-def _fill_values(values: Mapping[str, SlotValue], locale: Locale) -> dict[str, str]:
-    """Per-message strings for the slots: counts formatted for the locale, strings as given."""
+def _fill_values(
+    values: Mapping[str, SlotValue], locale: Locale, rtl: bool = False
+) -> dict[str, str]:
+    """Per-message strings for the slots: counts formatted for the locale, strings as given.
+
+    Each value also gets its ``.bidi`` form for plain text: wrapped in U+2068/U+2069 only
+    if its direction may differ from the message's (``rtl``).
+    """
     out: dict[str, str] = {}
     for name, value in values.items():
         kind = type(value)
         if kind is str:
-            out[name] = value  # type: ignore[assignment]
+            text: str = value  # type: ignore[assignment]
         elif kind is int:
-            out[name] = format_count(value, locale)  # type: ignore[arg-type]
+            text = format_count(value, locale)  # type: ignore[arg-type]
+        else:
+            continue
+        out[name] = text
+        out[name + BIDI_SUFFIX] = isolate_text(text, rtl)
     return out
 
 
