@@ -9,6 +9,8 @@ differ between msgid and msgstr, catalogs that are stale against the templates, 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -269,8 +271,28 @@ def check_host_catalogs(
     return sorted(set(problems))
 
 
+def _locale_of(problem: Problem) -> str:
+    """The locale folder a problem's file sits in (``messages.pot`` and templates: ``-``)."""
+    parts = Path(problem.path).parts
+    if len(parts) >= 3 and parts[-2] == "LC_MESSAGES":
+        return parts[-3]
+    missing = _MISSING_IN.search(problem.message)  # reported at the template's line
+    return missing.group(1) if missing else "-"
+
+
+_MISSING_IN = re.compile(r"has no '([\w]+)' translation")
+
+
+def summarize(problems: Sequence[Problem]) -> dict[str, int]:
+    """Problems per locale (``"-"`` for the template and host templates), sorted by locale."""
+    counts: dict[str, int] = {}
+    for problem in problems:
+        counts[_locale_of(problem)] = counts.get(_locale_of(problem), 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def run_check(args: argparse.Namespace) -> int:
-    """CLI entry: print problems, exit 1 when there is any."""
+    """CLI entry: print problems and a per-locale summary, exit 1 when there is any."""
     host = [Path(d) for d in args.locales or ()]
     templates = [Path(d) for d in args.templates or ()]
     for folder in (*host, *templates):
@@ -282,8 +304,21 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         problems = check_catalogs(default_locales_dir())
         where = str(default_locales_dir())
+    if args.locale:
+        wanted = {name.replace("-", "_") for name in args.locale}
+        problems = [p for p in problems if _locale_of(p) in wanted]
+    summary = summarize(problems)
+    if args.format == "json":
+        print(json.dumps({
+            "ok": not problems, "checked": where, "summary": summary,
+            "problems": [{"path": p.path, "line": p.line, "locale": _locale_of(p),
+                          "message": p.message} for p in problems],
+        }, ensure_ascii=False, indent=2))
+        return 1 if problems else 0
     for problem in problems:
         print(problem)
+    for locale, count in summary.items():
+        print(f"catalog check: {locale}: {count} problem(s)", file=sys.stderr)
     if problems:
         print(f"catalog check: {len(problems)} problem(s) in {where}", file=sys.stderr)
         return 1
@@ -307,5 +342,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument(
         "--templates", metavar="DIR", action="append",
         help="your own template folder: its strings must be translated in every locale",
+    )
+    check.add_argument(
+        "--locale", metavar="LOCALE", action="append",
+        help="report only this catalog locale, e.g. de or pt_BR (repeatable)",
+    )
+    check.add_argument(
+        "--format", choices=("text", "json"), default="text",
+        help="json: one object with ok, summary (problems per locale) and problems, for CI",
     )
     check.set_defaults(func=run_check)
