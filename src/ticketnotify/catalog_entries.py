@@ -89,6 +89,8 @@ def check_entry(path: str, message: Message) -> Iterator[Problem]:
                 f"placeholders differ in msgid {shown}: msgid has {_list(want)}, "
                 f"msgstr{f'[{index}]' if plural_form else ''} has {_list(got)}",
             )
+        if not bad and (problem := format_problem_text(text, ids)) is not None:
+            yield Problem(path, line, f"format: msgid {shown}: {problem}")
         if markup(source) != markup(text):
             yield Problem(
                 path, line,
@@ -101,6 +103,22 @@ def _list(items: Counter[str]) -> str:
     return ", ".join(sorted(items.elements())) or "none"
 
 
+
+
+_NAMED = re.compile(r"%%|%\(\w+\)[-#0 +]*\d*(?:\.\d+)?[sdifr]")
+
+
+def format_problem_text(text: str, ids: tuple[str, ...]) -> str | None:
+    """Why ``text`` cannot be ``%``-filled as the templates do: a lone ``%`` (``100 %``
+    even formats silently as ``%a``), or a name its msgid lacks."""
+    if "%" in _NAMED.sub("", text):
+        return "a lone % in the msgstr; write a literal % as %%"
+    names = set(re.findall(r"%\((\w+)\)", " ".join(ids))) | {"num"}
+    try:
+        text % {name: "" for name in names}
+    except (KeyError, ValueError, TypeError) as exc:
+        return f"msgstr cannot be filled ({exc}); write a literal % as %%"
+    return None
 
 
 def source_strings(message: Message) -> tuple[str, ...]:
@@ -126,11 +144,4 @@ def runtime_problem(message: Message) -> str | None:
     for problem in check_entry("", message):
         if not problem.message.startswith(("fuzzy", "untranslated")):
             return problem.message
-    names = set(re.findall(r"%\((\w+)\)", " ".join(entry_ids(message)))) | {"num"}
-    fake = {name: "" for name in names}
-    for text in strings:
-        try:
-            text % fake
-        except (KeyError, ValueError, TypeError) as exc:
-            return f"msgstr cannot be formatted ({exc!r})"
     return None

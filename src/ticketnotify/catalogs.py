@@ -116,7 +116,7 @@ def check_plural_forms(po: Path, catalog: Catalog) -> Iterator[Problem]:
     locale = po.parent.parent.name  # the folder name is what the renderer negotiates to
     line = _header_line(po, "Plural-Forms:")
     try:
-        translations_from_po(po, locale)
+        translations_from_po(po, locale, quiet=True)
     except CatalogError as exc:
         yield Problem(str(po), line, f"plural forms: {exc}")
         return

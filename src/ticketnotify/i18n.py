@@ -148,17 +148,19 @@ def read_catalog(path: Path, locale: str | None = None) -> Catalog:
         ) from exc
 
 
-def translations_from_po(path: Path, locale: str) -> Translations:
+def translations_from_po(path: Path, locale: str, *, quiet: bool = False) -> Translations:
     """Compile a .po in memory into gettext ``Translations`` (fuzzy entries are skipped).
 
     Raises:
         CatalogError: the file does not parse, or its ``Plural-Forms`` header does not
             compile or picks a form the catalog lacks (``path`` names the file).
     """
-    return translations_from_catalog(read_catalog(path, locale), path, locale)
+    return translations_from_catalog(read_catalog(path, locale), path, locale, quiet=quiet)
 
 
-def translations_from_catalog(catalog: Catalog, path: Path, locale: str) -> Translations:
+def translations_from_catalog(
+    catalog: Catalog, path: Path, locale: str, *, quiet: bool = False
+) -> Translations:
     """Compile a parsed catalog into gettext ``Translations`` (fuzzy entries are skipped).
 
     Babel reads a broken ``Plural-Forms`` header without complaint; gettext only fails when
@@ -179,11 +181,13 @@ def translations_from_catalog(catalog: Catalog, path: Path, locale: str) -> Tran
             path=str(path),
         ) from exc
     check_plural_rule(path, locale, translations.plural, catalog.num_plurals)
-    drop_unusable_entries(translations, catalog, path)
+    drop_unusable_entries(translations, catalog, path, quiet=quiet)
     return translations
 
 
-def drop_unusable_entries(translations: Translations, catalog: Catalog, path: Path) -> int:
+def drop_unusable_entries(
+    translations: Translations, catalog: Catalog, path: Path, *, quiet: bool = False
+) -> int:
     """Leave out entries the renderer cannot use, so each falls back on its own.
 
     A ``%(subjekt)s`` typo, changed markup or a half-translated plural must not stop a
@@ -196,6 +200,7 @@ def drop_unusable_entries(translations: Translations, catalog: Catalog, path: Pa
         translations: the compiled catalog, changed in place.
         catalog: the parsed catalog it was compiled from.
         path: the ``.po`` file, for the log line.
+        quiet: log nothing (``catalog check`` reports the entries itself).
 
     Returns:
         How many entries were left out.
@@ -216,8 +221,9 @@ def drop_unusable_entries(translations: Translations, catalog: Catalog, path: Pa
             for index in range(max(catalog.num_plurals, len(message.string or ()))):
                 table.pop((key, index), None)
         dropped += 1
-        _log_once(str(path), f"{path}:{message.lineno or 0}: entry not used, readers get "
-                  f"the fallback text for msgid {ids[0][:60]!r}: {problem}")
+        if not quiet:
+            _log_once(str(path), f"{path}:{message.lineno or 0}: entry not used, readers "
+                      f"get the fallback text for msgid {ids[0][:60]!r}: {problem}")
     return dropped
 
 

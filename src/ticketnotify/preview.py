@@ -122,6 +122,7 @@ def render_previews(
     The files are written to a temporary folder next to ``out_dir`` that replaces it only
     when everything is written, so an interrupted run never leaves a half-written gallery.
     A message that cannot be rendered is listed with its error; the others still render.
+    An example naming an unknown brand is refused before anything is written.
 
     Args:
         updates: the example updates.
@@ -134,8 +135,14 @@ def render_previews(
     Returns:
         One ``PreviewEntry`` per example × locale × kind, with ``flags`` for a subject or
         push title longer than ``SUBJECT_LIMIT`` / ``PUSH_TITLE_LIMIT`` clusters.
+
+    Raises:
+        InvalidInputError: an example names a brand ``options.brands`` lacks (``field``
+            ``"brand"``); ``out_dir`` is left as it was.
     """
     renderer = renderer or Renderer(RenderConfig(pseudo_locales=True))
+    for original in updates:  # an example naming no known brand is refused before any write
+        options.brand_of(original)
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))

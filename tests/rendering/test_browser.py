@@ -80,3 +80,34 @@ def test_chromium_lays_out_the_mail_in_the_locale_direction(
                 assert got["scrollWidth"] <= width + 1  # nothing wider than the screen
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_chromium_gallery_fits_a_phone_and_switches_to_dark(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing at /usr/bin/chromium: run scripts/test")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from ticketnotify.examples import default_examples_dir, load_examples
+    from ticketnotify.preview import render_previews
+
+    updates = load_examples(default_examples_dir() / "stress.json")
+    render_previews(updates, tmp_path / "gallery", locales=["xx-rtl", "sv"])
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 375, "height": 800})
+            page.goto((tmp_path / "gallery" / "index.html").as_uri())
+            page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= 376
+            widths = page.evaluate(
+                "() => [...document.querySelectorAll('iframe')].slice(0, 2).map(f => f.offsetWidth)")
+            assert widths == [375 + 2, 700 + 2]  # phone and desktop width (plus the border)
+            page.click("#dark")
+            assert "invert" in page.evaluate(
+                "() => getComputedStyle(document.querySelector('iframe')).filter")
+            shot = tmp_path / "gallery-375.png"
+            page.screenshot(path=str(shot))
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copy(shot, ARTIFACTS / shot.name)
+        finally:
+            browser.close()

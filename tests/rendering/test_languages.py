@@ -174,6 +174,17 @@ msgstr "Melden Sie sich im Web an und wählen Sie <b>Meine Tickets</b>."
     assert "<b>Meine Tickets</b>" not in html and "<strong>My tickets</strong>" in html
 
 
+def test_a_stray_percent_falls_back_and_catalog_check_names_it(tmp_path: Path) -> None:
+    folder = write_po(tmp_path, "de", DE_PLURAL, '''msgid "View ticket"
+msgstr "Ticket zu 100 % ansehen"
+''')
+    _, text = email_of(Renderer(RenderConfig(locales_dirs=[folder])),
+                       news(UpdateKind.AGENT_REPLY, "de"))
+    assert "View ticket" in text and "100 %" not in text
+    problems = [str(p) for p in check_host_catalogs([folder])]
+    assert any("format: msgid 'View ticket'" in p and "%%" in p for p in problems)
+
+
 # --- 15.3 one language per message -----------------------------------------------------------
 
 def test_a_locale_without_catalog_gets_english_numbers_and_dates() -> None:

@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from html import escape
 from pathlib import Path
 
-from babel import Locale
 from babel.messages.catalog import Catalog
-from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
 
 from ..brands import Brand
-from ..errors import CatalogError, ConfigurationError, InvalidInputError
+from ..errors import InvalidInputError
 from ..events import TicketUpdate
 from ..i18n import (
     PSEUDO_LOCALES,
     LocaleSet,
     catalog_chain,
     chain_translations,
-    parse_locale,
     read_catalog,
 )
 from ..routing import merged_into_number
 from ..validation import check_timezone
-from .bidi import isolate_text
 from .branding import DEFAULT_LOOK, brand_look, brand_values
 from .compiled import (
     BIDI_SUFFIX,
@@ -39,9 +33,24 @@ from .compiled import (
     marker_context,
     variant_of,
 )
-from .environment import TEMPLATES_DIR, LocaleTemplates, RenderConfig
+from .environment import (
+    TEMPLATES_DIR,
+    LocaleTemplates,
+    RenderConfig,
+    resolve_config,
+    template_errors,
+)
 from .pseudo import pseudo_translations
-from .values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, format_count, format_when, shorten
+from .values import (
+    EMAIL_EXCERPT_CHARS,
+    PUSH_EXCERPT_CHARS,
+    babel_locale,
+    bidi_names,
+    fill_values,
+    format_when,
+    shorten,
+    with_bidi,
+)
 
 __all__ = ["RenderConfig", "RenderedEmail", "RenderedPush", "Renderer", "TEMPLATES_DIR"]
 
@@ -70,11 +79,8 @@ class _EmailSkeleton:
     preheader: Skeleton
     html: Skeleton
     text: Skeleton
-
-
-@lru_cache(maxsize=256)
-def _babel_locale(locale: str) -> Locale:
-    return parse_locale(locale)
+    bidi: frozenset[str] = frozenset()  # values the text parts isolate per message
+    html_bidi: tuple[str, ...] = ()  # ``.bidi`` slots in the HTML (the <title> subject)
 
 
 _SHARED: dict[RenderConfig, Renderer] = {}
@@ -112,7 +118,7 @@ class Renderer:
         locales_dir: Path | None = None,
         default_locale: str | None = None,
     ) -> None:
-        self.config = _config(config, locales_dir, default_locale)
+        self.config = resolve_config(config, locales_dir, default_locale)
         self._locales_dirs = self.config.all_locales_dirs
         self._locales_dir = self._locales_dirs[-1]  # the base set (bench/render.py reads it)
         self._locales = LocaleSet.scan(list(self._locales_dirs), self.config.default_locale)
@@ -127,6 +133,7 @@ class Renderer:
         self._emails: SkeletonCache[_EmailSkeleton] = SkeletonCache(self.config)
         self._pushes: SkeletonCache[tuple[Skeleton, Skeleton]] = SkeletonCache(self.config)
         self._negotiated: dict[str, str] = {}
+        self._formats: dict[str, str] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -156,7 +163,7 @@ class Renderer:
         Raises:
             ConfigurationError, CatalogError: as for ``Renderer``.
         """
-        key = _config(config, locales_dir, default_locale)
+        key = resolve_config(config, locales_dir, default_locale)
         with _SHARED_LOCK:
             renderer = _SHARED.get(key)
             if renderer is None:
@@ -224,14 +231,14 @@ class Renderer:
         if skeletons is None:
             ctx = marker_context(values)
             base = f"push/{update.kind.value}"
-            with _template_errors(templates.locale_id, base, self.config):
+            with template_errors(templates.locale_id, base, self.config):
                 skeletons = (
                     _line(templates.render(f"{base}/title.txt", ctx)),
                     _line(templates.render(f"{base}/body.txt", ctx)),
                 )
             skeletons = self._pushes.put(key, skeletons)
-        filled = _fill_values(values, _babel_locale(self.formatting_locale(update.recipient.locale)),
-                              templates.direction == "rtl")
+        filled = fill_values(values, babel_locale(self.formatting_locale(update.recipient.locale)))
+        filled = with_bidi(filled, bidi_names(*skeletons), templates.direction == "rtl")
         return RenderedPush(title=skeletons[0].fill(filled), body=skeletons[1].fill(filled))
 
     def render_email(
@@ -243,13 +250,13 @@ class Renderer:
         templates only print values or test them for truth.
         """
         check_timezone("time_zone", time_zone)
-        babel_locale = _babel_locale(self.formatting_locale(locale))
+        fmt_locale = babel_locale(self.formatting_locale(locale))
         values: dict[str, SlotValue] = {}
         for name, value in context.items():
             if isinstance(value, datetime):
                 if value.tzinfo is None:
                     raise InvalidInputError(name, "must be timezone-aware (naive datetime given)")
-                values[name] = format_when(value, time_zone, str(babel_locale))
+                values[name] = format_when(value, time_zone, str(fmt_locale))
             elif value is None or isinstance(value, str | int | bool):
                 values[name] = value
             else:
@@ -272,13 +279,19 @@ class Renderer:
         Returns:
             A Babel locale identifier such as ``"sv_FI"`` or ``"en"``.
         """
-        locale_id = self.negotiate(locale)
-        if locale_id in PSEUDO_LOCALES:
-            return "en"
-        wanted = _babel_locale(locale)
-        if wanted.language == _babel_locale(locale_id).language:
-            return str(wanted)
-        return locale_id
+        found = self._formats.get(locale)
+        if found is None:
+            locale_id = self.negotiate(locale)
+            wanted = babel_locale(locale)
+            if locale_id in PSEUDO_LOCALES:
+                found = "en"
+            elif wanted.language == babel_locale(locale_id).language:
+                found = str(wanted)
+            else:
+                found = locale_id
+            if len(self._formats) < 4096:  # bounded: locale strings may come from hosts
+                self._formats[locale] = found
+        return found
 
     def _update_values(
         self, update: TicketUpdate, include_excerpt: bool, excerpt_chars: int
@@ -326,14 +339,16 @@ class Renderer:
         skeleton = self._emails.get(key)
         if skeleton is None:
             skeleton = self._emails.put(key, self._compile_email(templates, template, values, look))
-        filled = _fill_values(values, _babel_locale(self.formatting_locale(locale)),
-                              templates.direction == "rtl")
+        filled = fill_values(values, babel_locale(self.formatting_locale(locale)))
+        plain = with_bidi(filled, skeleton.bidi, templates.direction == "rtl")
         escaped = {name: escape(value) for name, value in filled.items()}
+        for name in skeleton.html_bidi:  # the subject in <title>
+            escaped[name] = escape(plain[name])
         return RenderedEmail(
-            subject=skeleton.subject.fill(filled),
-            preheader=skeleton.preheader.fill(filled),
+            subject=skeleton.subject.fill(plain),
+            preheader=skeleton.preheader.fill(plain),
             html=skeleton.html.fill(escaped),
-            text=skeleton.text.fill(filled),
+            text=skeleton.text.fill(plain),
         )
 
     def _compile_email(
@@ -344,81 +359,16 @@ class Renderer:
             raise InvalidInputError("template", f"{template!r} is not a template name")
         ctx = {**marker_context(values), **dict(look)}  # colours: compiled in, checked by Brand
         base = f"email/{template}"
-        with _template_errors(templates.locale_id, base, self.config):
+        with template_errors(templates.locale_id, base, self.config):
             subject = templates.render(f"{base}/subject.txt", ctx)
             preheader = templates.render(f"{base}/preheader.txt", ctx)
             heads = {"subject": " ".join(subject.split()), "preheader": " ".join(preheader.split())}
             html = inline_css(templates.render(f"{base}/body.html", {**ctx, **heads}))
             text = templates.render(f"{base}/body.txt", ctx)
-        return _EmailSkeleton(
-            subject=_line(subject),
-            preheader=_line(preheader),
-            html=Skeleton.build(html.rstrip() + "\n"),
-            text=Skeleton.build(text.strip() + "\n"),
-        )
-
-
-def _config(
-    config: RenderConfig | None, locales_dir: Path | None, default_locale: str | None
-) -> RenderConfig:
-    if config is not None:
-        if locales_dir is not None or default_locale is not None:
-            raise ConfigurationError(
-                "pass either config=RenderConfig(...) or locales_dir=/default_locale=, not both"
-            )
-        if not isinstance(config, RenderConfig):
-            raise ConfigurationError(f"config must be a RenderConfig, not {type(config).__name__}")
-        return config
-    if locales_dir is not None:
-        return RenderConfig(locales_dirs=[locales_dir], default_locale=default_locale or "en",
-                            include_shipped_locales=False)
-    return RenderConfig(default_locale=default_locale or "en")
-
-
-def _fill_values(
-    values: Mapping[str, SlotValue], locale: Locale, rtl: bool = False
-) -> dict[str, str]:
-    """Per-message strings for the slots: counts formatted for the locale, strings as given.
-
-    Each value also gets its ``.bidi`` form for plain text: wrapped in U+2068/U+2069 only
-    if its direction may differ from the message's (``rtl``).
-    """
-    out: dict[str, str] = {}
-    for name, value in values.items():
-        kind = type(value)
-        if kind is str:
-            text: str = value  # type: ignore[assignment]
-        elif kind is int:
-            text = format_count(value, locale)  # type: ignore[arg-type]
-        else:
-            continue
-        out[name] = text
-        out[name + BIDI_SUFFIX] = isolate_text(text, rtl)
-    return out
-
-
-@contextmanager
-def _template_errors(locale_id: str, base: str, config: RenderConfig) -> Iterator[None]:
-    """Name the template, value or catalog entry behind a failure while compiling."""
-    try:
-        yield
-    except TemplateNotFound as exc:
-        where = ", ".join(str(d) for d in config.all_templates_dirs)
-        raise InvalidInputError(
-            "template", f"no template {base!r}: {exc.name} is missing under {where}"
-        ) from exc
-    except TemplateSyntaxError as exc:
-        raise ConfigurationError(
-            f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}"
-        ) from exc
-    except UndefinedError as exc:
-        raise InvalidInputError("context", f"{base} needs a value: {exc.message}") from exc
-    except (KeyError, ValueError, TypeError) as exc:
-        # A msgstr whose placeholders do not match its msgid fails at "%" formatting.
-        raise CatalogError(
-            f"catalog {locale_id!r} cannot fill {base}: {exc!r}; "
-            "run `ticketnotify catalog check` to find the broken entry"
-        ) from exc
+        parts = (_line(subject), _line(preheader), Skeleton.build(html.rstrip() + "\n"),
+                 Skeleton.build(text.strip() + "\n"))
+        html_bidi = tuple(sorted(n for n in parts[2].slots if n.endswith(BIDI_SUFFIX)))
+        return _EmailSkeleton(*parts, bidi=bidi_names(*parts), html_bidi=html_bidi)
 
 
 def _line(rendered: str) -> Skeleton:

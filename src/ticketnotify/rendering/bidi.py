@@ -10,11 +10,14 @@ one, or a value carrying explicit direction controls (which must not leak into t
 
 from __future__ import annotations
 
-import unicodedata
+import regex
 
 FSI = "\u2068"
 PDI = "\u2069"
-_CONTROLS = frozenset("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Unicode bidi classes from ``regex`` (no tables of our own), plus the direction controls.
+_CONTROLS = "\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069"
+_AGAINST_LTR = regex.compile(rf"[\p{{bc=R}}\p{{bc=AL}}{_CONTROLS}]")
+_AGAINST_RTL = regex.compile(rf"[\p{{bc=L}}{_CONTROLS}]")
 
 
 def needs_isolation(value: str, rtl: bool) -> bool:
@@ -30,8 +33,7 @@ def needs_isolation(value: str, rtl: bool) -> bool:
     """
     if value.isascii():
         return rtl and any(c.isalpha() for c in value)
-    against = ("L",) if rtl else ("R", "AL")
-    return any(char in _CONTROLS or unicodedata.bidirectional(char) in against for char in value)
+    return (_AGAINST_RTL if rtl else _AGAINST_LTR).search(value) is not None
 
 
 def isolate_text(value: str, rtl: bool) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +22,16 @@ from jinja2 import (
     FileSystemLoader,
     PrefixLoader,
     StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
     pass_context,
     select_autoescape,
 )
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
-from ..errors import ConfigurationError
+from ..errors import CatalogError, ConfigurationError, InvalidInputError
 from ..i18n import (
     default_locales_dir,
     language_tag,
@@ -306,3 +310,44 @@ class LocaleTemplates:
     def render(self, name: str, context: dict[str, object]) -> str:
         """Render one template file with the given (marker) context."""
         return self.env.get_template(name).render(context)
+
+
+def resolve_config(
+    config: RenderConfig | None, locales_dir: Path | None, default_locale: str | None
+) -> RenderConfig:
+    if config is not None:
+        if locales_dir is not None or default_locale is not None:
+            raise ConfigurationError(
+                "pass either config=RenderConfig(...) or locales_dir=/default_locale=, not both"
+            )
+        if not isinstance(config, RenderConfig):
+            raise ConfigurationError(f"config must be a RenderConfig, not {type(config).__name__}")
+        return config
+    if locales_dir is not None:
+        return RenderConfig(locales_dirs=[locales_dir], default_locale=default_locale or "en",
+                            include_shipped_locales=False)
+    return RenderConfig(default_locale=default_locale or "en")
+
+
+@contextmanager
+def template_errors(locale_id: str, base: str, config: RenderConfig) -> Iterator[None]:
+    """Name the template, value or catalog entry behind a failure while compiling."""
+    try:
+        yield
+    except TemplateNotFound as exc:
+        where = ", ".join(str(d) for d in config.all_templates_dirs)
+        raise InvalidInputError(
+            "template", f"no template {base!r}: {exc.name} is missing under {where}"
+        ) from exc
+    except TemplateSyntaxError as exc:
+        raise ConfigurationError(
+            f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}"
+        ) from exc
+    except UndefinedError as exc:
+        raise InvalidInputError("context", f"{base} needs a value: {exc.message}") from exc
+    except (KeyError, ValueError, TypeError) as exc:
+        # A msgstr whose placeholders do not match its msgid fails at "%" formatting.
+        raise CatalogError(
+            f"catalog {locale_id!r} cannot fill {base}: {exc!r}; "
+            "run `ticketnotify catalog check` to find the broken entry"
+        ) from exc
