@@ -8,6 +8,8 @@ from email.message import EmailMessage as MimeMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ticketnotify.catalogs import check_host_catalogs
 from ticketnotify.events import AccountUser, Device, Guest, Ticket, TicketUpdate, UpdateKind
@@ -22,6 +24,7 @@ from .conftest import WHEN
 
 ARABIC_NAME = "ليلى العبدالله"
 ARABIC_SUBJECT = "مشكلة في تسجيل الدخول"
+RENDERER_EN = Renderer()
 LINKS = Links(web_ticket_url="https://help.example.com/tickets/{ticket_id}",
               app_ticket_url="examplehelp://tickets/{ticket_id}")
 
@@ -220,3 +223,16 @@ msgstr[5] ""
 def test_a_catalog_language_keeps_its_own_formats() -> None:
     _, text = email_of(Renderer(), news(UpdateKind.AGENT_REPLY, "sv_SE", replies=1234))
     assert "1\u00a0234" in text and "november 2026" in text
+
+
+_LETTERS = st.sampled_from(["a", "Z", "å", "ж", "東", "1", "-", " ", "ل", "ש", "😀", "\u200f"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.lists(_LETTERS, min_size=1, max_size=12).map("".join).filter(str.strip))
+def test_a_name_is_isolated_in_text_exactly_when_it_can_run_against_the_message(name: str) -> None:
+    name = " ".join(name.split())
+    _, text = email_of(RENDERER_EN, news(UpdateKind.RESOLVED, "en", name=name))
+    against = any(c in name for c in "لש\u200f")
+    assert (f"Hi \u2068{name}\u2069," in text) is against
+    assert (f"Hi {name}," in text) is not against
