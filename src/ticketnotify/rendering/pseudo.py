@@ -3,7 +3,7 @@
 ``xx-long`` (the ``en-XA`` convention): every letter accented and each string about 40%
 longer, bracketed, so truncated subjects, clipped push titles and strings that escaped
 translation (they stay plain English) show up before translators start:
-``[Ŷöûŕ ţîçķéţ %(ticket)s ĥåš ƀééñ ûþðåţéð ·········]``.
+``[Ýöûŕ ţîçķéţ %(ticket)s ĥåš ƀééñ ûþðåţéð ············]``.
 
 ``xx-rtl`` (the ``en-XB`` convention): every run of text between placeholders and tags is
 wrapped in RIGHT-TO-LEFT OVERRIDE … POP DIRECTIONAL FORMATTING, so English reads mirrored in
