@@ -109,7 +109,7 @@ def test_push_json_and_stress_examples(gallery: Path) -> None:
     assert "<script" not in html and "😀👩‍👩‍👧‍👦🇸🇪" in html
     rtl = next(gallery.glob("*stress-rtl-name/en/agent_reply.html")).read_text("utf-8")
     assert (
-        re.search(r"Hi ليلى العبدالله,", rtl)
+        re.search(r"Hi <bdi dir=\"auto\">ليلى العبدالله</bdi>,", rtl)
         and '<bdi dir="auto">مشكلة في تسجيل الدخول</bdi>' in rtl
     )
     long_text = next(gallery.glob("*stress-long-subject/sv/agent_reply.txt")).read_text("utf-8")
