@@ -139,7 +139,7 @@ async def _fcm(port: int, ca_file: str, n: int, n_seq: int,
     base = f"https://127.0.0.1:{port}"
     credentials = service_account.Credentials.from_service_account_info({
         "project_id": PROJECT, "private_key": key, "client_email": "bench@example.com",
-        "token_uri": f"{base}/token"}, scopes=[FCM_SCOPE])
+        "token_uri": f"{base}/token"}, scopes=[FCM_SCOPE])  # type: ignore[no-untyped-call]
     config = FCMConfig(credentials=credentials, endpoint_base=f"{base}/v1/projects",
                        verify=ca_file, concurrency=16)
     async with FCMChannel(config) as channel:
