@@ -216,9 +216,9 @@ def run(quick: bool) -> list[dict[str, Any]]:
     """All outbox figures; --quick uses fewer events and jobs (named in the units)."""
     folder = Path(tempfile.mkdtemp(prefix="ticketnotify-bench-"))
     try:
-        figures = bench_publish(folder, 500 if quick else 5000)
+        figures = bench_publish(folder, 300 if quick else 5000)
         figures += bench_e2e(folder, 200 if quick else 3000)
-        figures += bench_memory(folder, 3000 if quick else 100_000, quick)
+        figures += bench_memory(folder, 2000 if quick else 100_000, quick)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return figures

@@ -280,7 +280,7 @@ def figures(results: dict[str, dict[str, float]], count: int, rounds: int) -> li
 
 def run(quick: bool) -> list[dict[str, Any]]:
     """e2e_vs_fastapi_mail, e2e_vs_celery, e2e_vs_limit (or a note when peers are missing)."""
-    count, rounds = (60, 3) if quick else (600, 5)
+    count, rounds = (40, 3) if quick else (600, 5)
     why_not = missing_peers()
     folder = Path(tempfile.mkdtemp(prefix="ticketnotify-peers-"))
     try:

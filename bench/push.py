@@ -159,7 +159,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     """APNs and FCM pushes per second (wall clock and per client CPU-second), with baselines."""
     _pin(0)
     n_apns, n_apns_seq, n_fcm, n_fcm_seq, repeats = (
-        (1500, 200, 300, 80, 2) if quick else (6000, 600, 1500, 300, 3))
+        (700, 100, 150, 40, 2) if quick else (6000, 600, 1500, 300, 3))
     with _Server("apns") as (port, ca_file):
         apns, apns_seq = asyncio.run(_apns(port, ca_file, n_apns, n_apns_seq, repeats))
     with _Server("fcm") as (port, ca_file):
