@@ -18,6 +18,7 @@ of its own and drops them. Without PostgreSQL the PG figures are skipped with a 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -30,7 +31,6 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import psutil
 from _scenario import LINKS, SENDER, address, update
 from _sink import DumpSink
 
@@ -48,13 +48,17 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc; clock-tick resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def cpu_percent(pid: int, seconds: float) -> float:
-    """CPU time (user + system) of process ``pid`` over the next ``seconds``, in % of wall time."""
-    usage = psutil.Process(pid)
-    cpu_before, wall_before = sum(usage.cpu_times()[:2]), time.monotonic()
+    """CPU time of process ``pid`` over the next ``seconds``, in % of wall time."""
+    cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)  # the idle period being measured
-    cpu = sum(usage.cpu_times()[:2]) - cpu_before
-    return float(cpu / (time.monotonic() - wall_before) * 100)
+    return (cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before) * 100
 
 
 @contextmanager

@@ -147,14 +147,14 @@ class Limit:
     async def _send(self, wire: list[tuple[str, bytes]]) -> float:
         clients = [aiosmtplib.SMTP(hostname="127.0.0.1", port=self.sink.port, start_tls=False,
                                    local_hostname="bench.test") for _ in range(POOL)]
-        await asyncio.gather(*(c.connect() for c in clients))
         queue = iter(wire)
 
         async def sender(client: aiosmtplib.SMTP) -> None:
             for to, data in queue:
                 await client.sendmail(SENDER, [to], data)
 
-        started = time.time()
+        started = time.time()  # connecting is inside the clock, as it is for ticketnotify's pool
+        await asyncio.gather(*(c.connect() for c in clients))
         await asyncio.gather(*(sender(c) for c in clients))
         await asyncio.gather(*(c.quit() for c in clients))
         return len(wire) / (self.sink.wait_for(len(wire), TIMEOUT) - started)
