@@ -38,7 +38,9 @@ from ticketnotify import Notifier, Renderer
 from ticketnotify.outbox.from_url import outbox_from_url
 
 PG = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-TICKETNOTIFY = str(Path(sys.executable).with_name("ticketnotify"))
+# The console script next to this interpreter (a venv), else the one on PATH.
+TICKETNOTIFY = str(Path(sys.executable).with_name("ticketnotify")) if Path(
+    sys.executable).with_name("ticketnotify").exists() else shutil.which("ticketnotify") or "ticketnotify"
 RENDERER = Renderer()
 
 
@@ -64,23 +66,26 @@ def cpu_percent(pid: int, seconds: float) -> float:
 @contextmanager
 def worker(url: str, sink: DumpSink, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
     """``ticketnotify worker`` on ``url``, sending to ``sink``; SIGTERM and wait at the end."""
-    proc = subprocess.Popen(
-        [TICKETNOTIFY, "worker", "--outbox", url, "--smtp-host", "127.0.0.1",
-         "--smtp-port", str(sink.port), "--smtp-security", "none", "--sender", SENDER,
-         "--progress", "0", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
+    # A file, not a pipe: a pipe nobody reads while the worker runs could fill up and stall it.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [TICKETNOTIFY, "worker", "--outbox", url, "--smtp-host", "127.0.0.1",
+             "--smtp-port", str(sink.port), "--smtp-security", "none", "--sender", SENDER,
+             "--progress", "0", *extra],
+            stdout=subprocess.DEVNULL, stderr=log)
         try:
-            _out, err = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _out, err = proc.communicate()
-        if proc.returncode not in (0, -15):
-            print(f"# worker exited {proc.returncode}: {err.decode(errors='replace')[-800:]}",
-                  file=sys.stderr)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.returncode not in (0, -15):
+                log.seek(0)
+                print(f"# worker exited {proc.returncode}: {log.read()[-800:].decode(errors='replace')}",
+                      file=sys.stderr)
 
 
 @contextmanager

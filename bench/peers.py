@@ -209,18 +209,22 @@ class CeleryPeer:
         os.environ.update({k: env[k] for k in ("BENCH_BROKER", "BENCH_SMTP_PORT", "BENCH_TEMPLATES")})
         import _celery_peer
 
+        _celery_peer.app.conf.broker_url = broker  # also when imported before, by another run
         self.task = _celery_peer.send_update
+        # A file, not a pipe: a pipe nobody reads could fill up and stall the worker.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "_celery_peer", "worker", "--pool", "prefork",
              f"--concurrency={POOL}", "--loglevel=WARNING", "--without-gossip",
              "--without-mingle", "--without-heartbeat"],
-            cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
         self.task.delay(address("celery-warm", 0), subject(0), context(0))
         try:
             sink.wait_for(1, 120)  # the worker is up and its first task went through
         except RuntimeError:
             self.close()
-            raise
+            self.log.seek(0)
+            raise RuntimeError(f"celery worker: {self.log.read()[-2000:].decode(errors='replace')}") from None
         sink.reset()
 
     def measure(self, count: int) -> float:
@@ -236,6 +240,7 @@ class CeleryPeer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 def interleaved(systems: list[Any], count: int, rounds: int) -> dict[str, dict[str, float]]:
