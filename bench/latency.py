@@ -212,7 +212,7 @@ def _workers(url: str, sink: DumpSink, processes: int) -> Iterator[None]:
 
 def run(quick: bool) -> list[dict[str, Any]]:
     """latency_p99_ms_sqlite, worker_idle_cpu_percent, latency_p99_ms_pg, pg_workers_2_vs_1."""
-    rate, seconds, idle = (200.0, 1.0, 1.0) if quick else (200.0, 10.0, 5.0)
+    rate, seconds, idle = (200.0, 1.0, 0.5) if quick else (200.0, 10.0, 5.0)
     folder = Path(tempfile.mkdtemp(prefix="ticketnotify-latency-"))
     figures: list[dict[str, Any]] = []
     try:
