@@ -49,7 +49,6 @@ from .values import (
     bidi_names,
     fill_values,
     format_when,
-    shorten,
     with_bidi,
 )
 
