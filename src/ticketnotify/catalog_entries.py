@@ -54,10 +54,12 @@ def markup(text: str) -> Counter[str]:
 
 
 def entry_ids(message: Message) -> tuple[str, ...]:
+    """The msgid, and the plural msgid if any."""
     return (message.id,) if isinstance(message.id, str) else tuple(message.id)
 
 
 def entry_strings(message: Message) -> tuple[str, ...]:
+    """The msgstr, or each plural form's msgstr (an empty form as ``""``)."""
     if isinstance(message.string, str):
         return (message.string,)
     return tuple(s or "" for s in (message.string or ()))
@@ -109,8 +111,11 @@ _NAMED = re.compile(r"%%|%\(\w+\)[-#0 +]*\d*(?:\.\d+)?[sdifr]")
 
 
 def format_problem_text(text: str, ids: tuple[str, ...]) -> str | None:
-    """Why ``text`` cannot be ``%``-filled as the templates do: a lone ``%`` (``100 %``
-    even formats silently as ``%a``), or a name its msgid lacks."""
+    """Why ``text`` cannot be ``%``-filled as the templates do, or None if it can.
+
+    The reasons: a lone ``%`` (``100 %`` even formats silently as ``%a``), or a name its
+    msgid lacks.
+    """
     if "%" in _NAMED.sub("", text):
         return "a lone % in the msgstr; write a literal % as %%"
     names = set(re.findall(r"%\((\w+)\)", " ".join(ids))) | {"num"}

@@ -32,9 +32,11 @@ if TYPE_CHECKING:
 class LinkSigner(Protocol):
     """What the notifier needs from guest links: a token and a URL for (ticket key, address)."""
 
-    def issue(self, ticket_id: str, email: str, *, now: datetime | None = None) -> str: ...
+    def issue(self, ticket_id: str, email: str, *, now: datetime | None = None) -> str:
+        """A signed token binding ``ticket_id`` to ``email``."""
 
-    def url_for(self, ticket_id: str, email: str, *, now: datetime | None = None) -> str: ...
+    def url_for(self, ticket_id: str, email: str, *, now: datetime | None = None) -> str:
+        """The guest link's URL for ``ticket_id`` and ``email``."""
 
 
 class _Unset(Enum):

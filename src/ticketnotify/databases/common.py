@@ -70,5 +70,6 @@ POSTGRES = Dialect(sql=lambda s: s, to_db=aware, from_db=lambda value: value)
 
 
 def first_line(exc: BaseException) -> str:
+    """The first line of a driver error's message (its class name if it has none)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

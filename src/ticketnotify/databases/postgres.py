@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 ConnectionFactory = Callable[[], "psycopg.Connection[Any]"]
 
 def import_psycopg(what: str) -> Any:
-    """psycopg 3 lives in the ``[postgres]`` extra; say so instead of a bare ImportError."""
+    """Psycopg 3 lives in the ``[postgres]`` extra; say so instead of a bare ImportError."""
     try:
         import psycopg
     except ImportError as exc:  # pragma: no cover - depends on the install

@@ -32,13 +32,17 @@ class RenderedEmailLike(Protocol):
     """The parts of a rendered email the code sender puts in an ``EmailMessage``."""
 
     @property
-    def subject(self) -> str: ...
+    def subject(self) -> str:
+        """The subject line."""
     @property
-    def preheader(self) -> str: ...
+    def preheader(self) -> str:
+        """The inbox preview text."""
     @property
-    def html(self) -> str: ...
+    def html(self) -> str:
+        """The HTML part."""
     @property
-    def text(self) -> str: ...
+    def text(self) -> str:
+        """The plain-text part."""
 
 
 class EmailRenderer(Protocol):
@@ -46,7 +50,8 @@ class EmailRenderer(Protocol):
 
     def render_email(
         self, template: str, locale: str, time_zone: str, context: dict[str, Any]
-    ) -> RenderedEmailLike: ...
+    ) -> RenderedEmailLike:
+        """Render ``template`` (e.g. ``"verification_code"``) in ``locale``."""
 
 
 class CodeSender(Protocol):
@@ -60,7 +65,8 @@ class CodeSender(Protocol):
 
     async def __call__(
         self, *, email: str, locale: str, time_zone: str, code: str, minutes: int, ticket_id: str
-    ) -> None: ...
+    ) -> None:
+        """Send ``code`` (valid ``minutes`` minutes) for ``ticket_id`` to ``email`` now."""
 
 
 class LoopThread:

@@ -27,7 +27,7 @@ def parse_age(text: str) -> timedelta:
 
 
 def _age_argument(text: str) -> timedelta:
-    """argparse shows an ArgumentTypeError's own words, so the user sees the expected form."""
+    """Argparse shows an ArgumentTypeError's own words, so the user sees the expected form."""
     try:
         return parse_age(text)
     except InvalidInputError as exc:
@@ -68,8 +68,11 @@ def register(subparsers: Any) -> None:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    """Print counts by channel and status, how long the oldest pending job has existed and
-    how long the oldest due job has waited for a worker (seconds), and recent dead letters."""
+    """Print counts by channel and status, ages and recent dead letters; return the exit code.
+
+    The ages are how long the oldest pending job has existed and how long the oldest due
+    job has waited for a worker (seconds).
+    """
     now = utc_now()
     store = outbox_from_url(args.outbox, create=False)
     try:

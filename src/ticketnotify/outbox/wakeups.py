@@ -184,6 +184,7 @@ class PostgresWakeup(Wakeup):
         return self._listening.is_set()
 
     async def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a NOTIFY; True if one came."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._listen, daemon=True,
                                             name="ticketnotify-listen")
@@ -218,6 +219,7 @@ class PostgresWakeup(Wakeup):
                         conn.close()
 
     async def aclose(self) -> None:
+        """Stop listening and close the LISTEN connection."""
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None:

@@ -36,7 +36,7 @@ class SlotInt(int):
 
     slot: str
 
-    def __new__(cls, value: int, slot: str) -> SlotInt:
+    def __new__(cls, value: int, slot: str) -> SlotInt:  # noqa: D102 - int's constructor
         obj = super().__new__(cls, value)
         obj.slot = slot
         return obj

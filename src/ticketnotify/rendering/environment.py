@@ -315,6 +315,11 @@ class LocaleTemplates:
 def resolve_config(
     config: RenderConfig | None, locales_dir: Path | None, default_locale: str | None
 ) -> RenderConfig:
+    """The ``RenderConfig`` a ``Renderer`` uses, from its newer or its older arguments.
+
+    Raises:
+        ConfigurationError: both forms were given, or ``config`` is not a RenderConfig.
+    """
     if config is not None:
         if locales_dir is not None or default_locale is not None:
             raise ConfigurationError(

@@ -58,7 +58,7 @@ def format_count(n: int, locale: Locale) -> str:
 
 
 def shorten(text: str, limit: int) -> str:
-    """Cut an excerpt to at most ``limit`` characters at a word boundary, marking the cut with '…'.
+    r"""Cut an excerpt to at most ``limit`` characters at a word boundary, marking the cut with '…'.
 
     Cuts fall between grapheme clusters (``regex``'s ``\\X``), so no emoji sequence, flag
     or accented letter is split; a first cluster longer than ``limit`` is kept whole.
@@ -101,8 +101,10 @@ def fill_values(values: Mapping[str, SlotValue], locale: Locale) -> dict[str, st
 
 
 def with_bidi(filled: dict[str, str], bidi: frozenset[str], rtl: bool) -> dict[str, str]:
-    """``filled`` plus the ``.bidi`` form of each value in ``bidi`` (for plain-text parts):
-    wrapped in U+2068/U+2069 only if its direction may differ from the message's."""
+    """``filled`` plus the ``.bidi`` form of each value in ``bidi`` (for plain-text parts).
+
+    A value is wrapped in U+2068/U+2069 only if its direction may differ from the message's.
+    """
     if not bidi:
         return filled
     out = dict(filled)

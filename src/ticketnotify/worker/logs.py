@@ -60,8 +60,11 @@ def job_fields(job: Job, *, outcome: str | None = None,
 
 
 class JSONFormatter(logging.Formatter):
-    """One JSON object per record: time (UTC, ISO 8601), level, logger, message, the
-    structured ``FIELDS`` a record carries, and ``exception`` (its traceback) if any."""
+    """One JSON object per log record (``--log-format json``).
+
+    Keys: time (UTC, ISO 8601), level, logger, message, the structured ``FIELDS`` a record
+    carries, and ``exception`` (its traceback) if any.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON."""
@@ -96,8 +99,10 @@ def configure_logging(log_format: str = "text", level: int | str = logging.INFO)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at the time of each record, not at setup (a
-    CLI run in-process, as the tests do, must not keep writing to a closed capture)."""
+    """Writes to whatever ``sys.stderr`` is at the time of each record, not at setup.
+
+    A CLI run in-process, as the tests do, must not keep writing to a closed capture.
+    """
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)

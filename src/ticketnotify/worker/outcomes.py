@@ -56,8 +56,11 @@ class OutcomeRecorder:
         return len(self._queued) >= self._every
 
     def add(self, job: Job, outcome: Outcome, lease_ends: datetime, error_class: str = "") -> None:
-        """Queue ``job``'s outcome; ``lease_ends`` is when its lease runs out (worker's clock);
-        ``error_class`` names the failed attempt's exception class (logs and metrics)."""
+        """Queue ``job``'s outcome to be recorded with the next group.
+
+        ``lease_ends`` is when its lease runs out (worker's clock); ``error_class`` names the
+        failed attempt's exception class (logs and metrics).
+        """
         self._queued.append(_Decided(job, outcome, lease_ends, error_class))
 
     async def flush(self) -> None:

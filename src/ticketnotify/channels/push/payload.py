@@ -1,4 +1,4 @@
-"""Fit push title and body into a byte limit by cutting whole user-perceived characters.
+r"""Fit push title and body into a byte limit by cutting whole user-perceived characters.
 
 APNs refuses alert payloads over 4096 bytes and FCM messages over 4096 bytes. We never cut
 the JSON: we shorten the *text*, re-serialise with the adapter's own serializer and measure
