@@ -86,6 +86,18 @@ def apply_outbox_schema(connection: Any, version: int) -> None:
             _record(raw, connection.vendor, version)
 
 
+def use_wal(connection: Any) -> None:
+    """Put a SQLite database in WAL mode (persistent), as the SQLite outbox keeps its own file.
+
+    Then the worker's and the code store's connections read and write beside the site's,
+    and opening the outbox inside a site transaction takes no lock. Runs outside a
+    transaction (SQLite cannot switch modes inside one); PostgreSQL needs nothing.
+    """
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")
+
+
 def apply_code_schema(connection: Any) -> None:
     """Create the guest-code tables (``guest_codes``, ``guest_sends``) with the store's statements."""
     if connection.vendor == "sqlite":
