@@ -265,14 +265,18 @@ def check_tables(tables: list[str], key: str) -> None:
 def get_renderer() -> Renderer:
     """One ``Renderer`` for notices and codes: host catalogs/templates, ``LANGUAGE_CODE`` default."""
     def build() -> Renderer:
-        try:
-            render_config = RenderConfig(
-                locales_dirs=config().get("LOCALES_DIRS", ()),
-                templates_dirs=config().get("TEMPLATES_DIRS", ()),
-                default_locale=default_locale())
-        except ConfigurationError as exc:
-            raise SettingError("LOCALES_DIRS", str(exc)) from exc
-        return Renderer.shared(render_config)
+        wanted = default_locale()
+        problem: ConfigurationError | None = None
+        for candidate in dict.fromkeys((wanted, wanted.split("_")[0])):  # sv_SE, then sv
+            try:
+                return Renderer.shared(RenderConfig(
+                    locales_dirs=config().get("LOCALES_DIRS", ()),
+                    templates_dirs=config().get("TEMPLATES_DIRS", ()),
+                    default_locale=candidate))
+            except ConfigurationError as exc:
+                problem = exc
+        raise SettingError("LOCALES_DIRS", f"{problem} (the default locale is LANGUAGE_CODE "
+                                           f"{django_settings.LANGUAGE_CODE!r})")
     renderer: Renderer = _get("renderer", build)
     return renderer
 
