@@ -37,19 +37,29 @@ def memory_ticketnotify(**changes: Any) -> override_settings:
     """``override_settings`` whose ``TICKETNOTIFY`` keeps the site's keys but stores and sends in memory.
 
     The outbox becomes a ``MemoryOutbox``, codes a ``MemoryCodeStore``, and every channel
-    (``email``, ``apns``, ``fcm``) and the code channel ``MemoryChannel``s. Use it as a
+    (``email``, ``apns``, ``fcm``) and the code channel ``MemoryChannel``s, made fresh each
+    time the override is entered (each test, or each ``TestCase`` class). Use it as a
     decorator on a test or ``TestCase``, or as a context manager.
 
     Args:
         changes: ``TICKETNOTIFY`` keys to set as well (e.g. ``GUEST_TICKET=...``).
     """
-    current = dict(getattr(django_settings, "TICKETNOTIFY", {}))
-    current.update({"OUTBOX": MemoryOutbox(), "CODE_STORE": MemoryCodeStore(),
-                    "CHANNELS": {"email": MemoryChannel(), "apns": MemoryChannel(),
-                                 "fcm": MemoryChannel()},
-                    "CODE_CHANNEL": MemoryChannel()})
-    current.update(changes)
-    return override_settings(TICKETNOTIFY=current)
+    return _MemoryOverride(changes)
+
+
+class _MemoryOverride(override_settings):
+    def __init__(self, changes: dict[str, Any]) -> None:
+        self.changes = changes
+        super().__init__(TICKETNOTIFY={})
+
+    def enable(self) -> None:
+        current = dict(getattr(django_settings, "TICKETNOTIFY", {}))
+        current.update({"OUTBOX": MemoryOutbox(), "CODE_STORE": MemoryCodeStore(),
+                        "CHANNELS": {"email": MemoryChannel(), "apns": MemoryChannel(),
+                                     "fcm": MemoryChannel()},
+                        "CODE_CHANNEL": MemoryChannel(), **self.changes})
+        self.options = {"TICKETNOTIFY": current}
+        super().enable()
 
 
 class Deliveries:

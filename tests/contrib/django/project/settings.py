@@ -17,18 +17,30 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
+    "django.contrib.sites",
+    "django.contrib.messages",
+    "django.contrib.humanize",
     "ticketnotify.contrib.django",
     "tests.contrib.django.hostapp",
+    # The recipe (examples/django_helpdesk) against the PyPI release of django-helpdesk.
+    "rest_framework",
+    "helpdesk",
+    "examples.django_helpdesk",
 ]
+SITE_ID = 1
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
 ]
 ROOT_URLCONF = "tests.contrib.django.project.urls"
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [],
-              "APP_DIRS": True, "OPTIONS": {"context_processors": []}}]
+              "APP_DIRS": True, "OPTIONS": {"context_processors": [
+                  "django.template.context_processors.request",
+                  "django.contrib.auth.context_processors.auth",
+                  "django.contrib.messages.context_processors.messages"]}}]
 DATABASES = {
     # A file, also under test: the outbox in Django's database is read by workers in
     # other processes, which an in-memory database cannot be.
@@ -53,3 +65,7 @@ TICKETNOTIFY = {
     "TICKET_URL": "ticket",
     "ON_INVALID_DEVICE": "tests.contrib.django.hostapp.views.forget_device",
 }
+
+# django-helpdesk 2.6.1 defaults to teams from pinax-teams, which it does not install;
+# without this its migration 0028 references a missing app (noted in the recipe's README).
+HELPDESK_TEAMS_MODE_ENABLED = False
