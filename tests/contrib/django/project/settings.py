@@ -54,6 +54,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DEFAULT_FROM_EMAIL = "Example Support <help@example.se>"
 SESSION_COOKIE_SECURE = False
+STATIC_URL = "/static/"
 
 TICKETNOTIFY = {
     "OUTBOX": "django",
