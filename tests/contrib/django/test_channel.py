@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import smtplib
 import socket
+from collections.abc import AsyncIterator
 from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.test.utils import override_settings
 
-from ticketnotify.channels.contract import sample_email
+from ticketnotify.channels.contract import ChannelContract, ChannelHarness, sample_email
 from ticketnotify.contrib.django import DjangoEmailChannel
 from ticketnotify.contrib.django.channel import backend_error
 from ticketnotify.errors import InvalidAddressError, PermanentDeliveryError, TransientDeliveryError
 from ticketnotify.loopback.smtp import LoopbackSMTPServer, RecordingHandler
+
+from ...channels.smtp.servers import FaultyHandler
+from ...channels.test_contract import SMTPHarness
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
@@ -105,3 +109,20 @@ def _to(address: str):  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
     return replace(sample_email(2), to_address=address, delivery_id=f"d-{address}")
+
+
+class DjangoEmailHarness(SMTPHarness):
+    entry_point = None  # configured by TICKETNOTIFY, not an entry point
+
+    def make_channel(self) -> DjangoEmailChannel:
+        return DjangoEmailChannel(sender="help@example.com")
+
+
+class TestDjangoEmailChannelContract(ChannelContract):
+    """The channel contract every adapter passes, over Django's SMTP backend."""
+
+    @pytest.fixture
+    async def harness(self) -> AsyncIterator[ChannelHarness]:
+        async with LoopbackSMTPServer(handler=FaultyHandler()) as server:
+            with smtp_settings(server.port):
+                yield DjangoEmailHarness(server)
