@@ -29,6 +29,7 @@ from ticketnotify.guest import NoCodeError  # noqa: E402
 from ticketnotify.loopback.smtp import LoopbackSMTPServer  # noqa: E402
 
 from ..contrib.asgi.hosts import code_in, link_in  # noqa: E402
+from ..contrib.django.fixtures import empty_store_tables  # noqa: E402, F401
 from ..contrib.django.hostapp.models import Ticket  # noqa: E402
 from ..contrib.django.hostapp.views import update_for  # noqa: E402
 from .conftest import Shots  # noqa: E402

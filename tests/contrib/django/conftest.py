@@ -7,23 +7,4 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.contrib.django.project.settings")
 django.setup()  # before collection imports the host app's models
 
-from collections.abc import Iterator  # noqa: E402
-
-import pytest  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _empty_store_tables(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Django's flush empties model tables only; the outbox and code tables are no models."""
-    yield
-    if request.node.get_closest_marker("django_db") is None:
-        return
-    from django.db import connections
-
-    from ticketnotify.contrib.django.settings import reset
-
-    reset()
-    blocker = request.getfixturevalue("django_db_blocker")
-    with blocker.unblock(), connections["default"].cursor() as cursor:
-        for table in ("ticketnotify_outbox", "guest_codes", "guest_sends"):
-            cursor.execute(f"DELETE FROM {table}")
+from .fixtures import empty_store_tables  # noqa: E402, F401
