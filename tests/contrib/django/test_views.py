@@ -123,3 +123,11 @@ def test_the_link_page_only_answers_get_and_the_forms_only_post(tickets: list[Ti
     assert client.post("/guest/tickets/T-1").status_code == 405
     assert client.get("/guest/tickets/T-1/code").status_code == 405
     assert mail.outbox == []
+
+
+def test_a_language_code_without_a_catalog_still_gets_pages(tickets: list[Ticket]) -> None:
+    from django.test.utils import override_settings
+
+    with override_settings(LANGUAGE_CODE="de"):
+        page = Client().get(link_for("T-1", "sam@example.com"), HTTP_ACCEPT_LANGUAGE="de")
+    assert page.status_code == 200 and "Email me a code" in page.content.decode()

@@ -20,6 +20,7 @@ docs/django.md lists every key.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -41,6 +42,7 @@ from ...notifier import Notifier
 from ...outbox.base import Outbox
 from ...rendering import RenderConfig, Renderer
 
+log = logging.getLogger("ticketnotify.django")
 SETTING = "TICKETNOTIFY"
 DJANGO_DB = "django"
 KEYS = frozenset({
@@ -267,7 +269,12 @@ def get_renderer() -> Renderer:
     def build() -> Renderer:
         wanted = default_locale()
         problem: ConfigurationError | None = None
-        for candidate in dict.fromkeys((wanted, wanted.split("_")[0])):  # sv_SE, then sv
+        # sv_SE, then sv; a LANGUAGE_CODE no catalog has (the admin's language) falls back
+        # to the shipped English, said once in the log.
+        for candidate in dict.fromkeys((wanted, wanted.split("_")[0], "en")):
+            if candidate == "en" and problem is not None:
+                log.warning("no catalog for LANGUAGE_CODE %r: notices default to English (%s)",
+                            django_settings.LANGUAGE_CODE, problem)
             try:
                 return Renderer.shared(RenderConfig(
                     locales_dirs=config().get("LOCALES_DIRS", ()),

@@ -67,7 +67,11 @@ def page_text(ticket: GuestTicket | None, request: HttpRequest | None = None) ->
     fallback = default_locale()
     renderer = _renderers.get(fallback)
     if renderer is None:
-        renderer = _renderers[fallback] = GuestPageRenderer(default_locale=fallback.split("_")[0])
+        try:
+            renderer = GuestPageRenderer(default_locale=fallback.split("_")[0])
+        except TicketNotifyError:  # LANGUAGE_CODE has no catalog: the shipped English copy
+            renderer = GuestPageRenderer()
+        _renderers[fallback] = renderer
     if ticket is not None:
         return renderer.text(ticket.locale, ticket.time_zone)
     header = request.headers.get("Accept-Language") if request is not None else None
