@@ -123,6 +123,12 @@ class SQLiteOutbox(SQLOutbox):
         Raises:
             OutboxUnavailableError: The file is locked or the disk is full.
         """
+        # A current schema takes no write lock: a host may open the outbox inside its own
+        # write transaction on this file (Django's database, contrib.django), where
+        # BEGIN IMMEDIATE would wait on that very transaction until busy_timeout.
+        with self._db.read() as conn:
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+                return
         with self._db.write() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             for number, statements in enumerate(MIGRATIONS, start=1):

@@ -7,7 +7,8 @@
 See docs/asgi.md.
 """
 
+from ..pages import GuestTicket
 from .csrf import CSRFGuard
-from .pages import GuestGrantRequired, GuestPages, GuestTicket, TicketLookup
+from .pages import GuestGrantRequired, GuestPages, TicketLookup
 
 __all__ = ["CSRFGuard", "GuestGrantRequired", "GuestPages", "GuestTicket", "TicketLookup"]

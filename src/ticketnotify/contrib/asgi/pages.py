@@ -15,7 +15,6 @@ import functools
 import hashlib
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
@@ -40,26 +39,8 @@ from ...guest.errors import (
 )
 from ...guest.links import OpenedLink
 from ...guest.session import AccessGrant
-from ..pages import GuestPageRenderer, PageText, negotiate_accept_language
+from ..pages import GuestPageRenderer, GuestTicket, PageText, negotiate_accept_language
 from .csrf import CSRF_COOKIE, CSRFGuard
-
-
-@dataclass(frozen=True, slots=True)
-class GuestTicket:
-    """What the pages need to know about a guest's ticket; the host's lookup returns it.
-
-    Attributes:
-        number: the ticket number people see (printed on the pages).
-        email: the guest's address on the ticket (codes go there, never to a typed one).
-        locale: the guest's locale for the pages and the code email, e.g. ``"sv_SE"``.
-        time_zone: IANA name for times on the pages and in the code email.
-    """
-
-    number: str
-    email: str
-    locale: str = "en"
-    time_zone: str = "UTC"
-
 
 TicketLookup = Callable[[str], "GuestTicket | None | Awaitable[GuestTicket | None]"]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])

@@ -7,5 +7,6 @@ from the same gettext catalogs as the emails (``locales/``).
 
 from .render import GuestPageRenderer, negotiate_accept_language
 from .text import PageText
+from .ticket import GuestTicket
 
-__all__ = ["GuestPageRenderer", "PageText", "negotiate_accept_language"]
+__all__ = ["GuestPageRenderer", "GuestTicket", "PageText", "negotiate_accept_language"]
