@@ -9,6 +9,7 @@ from django.db import close_old_connections
 
 from ...channels.base import Channel
 from ...events import Device
+from ...worker.cli import register
 from .settings import SettingError, get_channels, loaded
 
 CHANNELS_SPEC = "ticketnotify.contrib.django.worker:channels"
@@ -37,11 +38,19 @@ def on_invalid_device(user_id: str, device: Device) -> None:
 
 
 def worker_args(options: dict[str, Any]) -> argparse.Namespace:
-    """The namespace ``ticketnotify.worker.cli.run_worker`` reads, from the command's options."""
-    return argparse.Namespace(
-        smtp_host=None, smtp_port=None, smtp_security=None, sender=None,
-        channels=[CHANNELS_SPEC],
-        on_invalid_device=DEVICE_HOOK_SPEC if loaded("ON_INVALID_DEVICE") else None,
-        batch=options["batch"], concurrency=options["concurrency"], lease=options["lease"],
-        max_attempts=options["max_attempts"], idle=options["idle"], grace=options["grace"],
-        progress=options["progress"], once=options["once"])
+    """The namespace ``ticketnotify.worker.cli.run_worker`` reads, from the command's options.
+
+    It starts from the core ``ticketnotify worker`` command's own defaults, so an option
+    the core gains later (metrics, log format ...) never goes missing here.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    register(parser.add_subparsers())
+    args = parser.parse_args(["worker"])
+    args.smtp_host = args.smtp_port = args.smtp_security = args.sender = None
+    args.channels = [CHANNELS_SPEC]
+    args.on_invalid_device = DEVICE_HOOK_SPEC if loaded("ON_INVALID_DEVICE") else None
+    for name in ("batch", "concurrency", "lease", "max_attempts", "idle", "grace", "progress",
+                 "once", "metrics_port", "metrics_addr"):
+        if options.get(name) is not None:
+            setattr(args, name, options[name])
+    return args

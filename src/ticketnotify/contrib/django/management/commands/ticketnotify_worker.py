@@ -30,6 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--progress", type=float, default=5.0,
                             help="seconds between progress lines on stderr (0: none)")
         parser.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+        parser.add_argument("--metrics-port", type=int, default=None,
+                            help="serve Prometheus metrics on this port (needs ticketnotify[metrics])")
+        parser.add_argument("--metrics-addr", default="127.0.0.1", help="address for --metrics-port")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
