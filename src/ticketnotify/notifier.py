@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .brands import Brand, Links, fill_url, link_values, reply_headers
+from .brands import Brand, Links, fill_text, fill_url, link_values, reply_headers
 from .clock import Clock, utc_now
 from .errors import (
     ConfigurationError,
@@ -19,14 +18,16 @@ from .errors import (
     TicketNotifyError,
 )
 from .events import AccountUser, TicketUpdate
-from .messages import EmailMessage, PushMessage
+from .facts import DeliveryFacts, encode_facts
 from .outbox.base import NewJob, Outbox
-from .routing import PlannedDelivery, link_ticket, plan
+from .rendering.values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, shorten
+from .routing import PlannedDelivery, link_ticket, merged_into_number, plan
 
 __all__ = ["ExcerptPolicy", "LinkSigner", "Links", "Notifier", "PublishResult"]
 
 if TYPE_CHECKING:
     from .rendering import Renderer
+    from .worker.render import DeliveryRenderer
 
 
 class LinkSigner(Protocol):
@@ -87,7 +88,7 @@ class PublishResult:
 
 
 class Notifier:
-    """Plans, renders and stores deliveries; a ``Worker`` sends them later.
+    """Plans and stores deliveries as facts; a ``Worker`` renders and sends them later.
 
     Args:
         outbox: where deliveries are stored (``SQLiteOutbox``, ``PostgresOutbox``).
@@ -164,7 +165,10 @@ class Notifier:
         self.clock = clock
 
     def publish(self, update: TicketUpdate, *, transaction: object | None = None) -> PublishResult:
-        """Plan, render and store every delivery of ``update`` in one write (or none).
+        """Plan and store every delivery of ``update`` in one write (or none); no rendering.
+
+        Each job holds the delivery's facts (``ticketnotify.facts``); the worker renders them
+        when it sends, so a template deployed meanwhile is what the recipient gets.
 
         Args:
             update: the ``TicketUpdate``; publishing the same ``event_id`` again stores
@@ -229,7 +233,8 @@ class Notifier:
         if not isinstance(update, TicketUpdate):
             raise InvalidInputError("update", f"must be a TicketUpdate, got {type(update).__name__}")
         planned = plan(update)
-        jobs = [NewJob(d.idempotency_key, d.channel, self._render(update, d).to_dict()) for d in planned]
+        jobs = [NewJob(d.idempotency_key, d.channel, encode_facts(self._facts(update, d)))
+                for d in planned]
         return jobs, planned
 
     def brand_of(self, update: TicketUpdate) -> Brand:
@@ -249,50 +254,59 @@ class Notifier:
                                              f"({', '.join(sorted(self.brands))})")
         return brand
 
-    def _render(self, update: TicketUpdate, delivery: PlannedDelivery) -> EmailMessage | PushMessage:
+    def _facts(self, update: TicketUpdate, delivery: PlannedDelivery) -> DeliveryFacts:
+        """What the worker renders this delivery from; links filled, guest link signed now."""
         r = update.recipient
         brand = self.brand_of(update)
-        key = update.ticket.id  # threading and grouping follow the stable key, never the number
         target = link_ticket(update)  # after a merge: the surviving ticket
+        medium = "push" if delivery.device is not None else "email"
+        if not self.renderer.has_templates(medium, update.kind.value):
+            raise InvalidInputError("kind", f"no {medium} templates for kind "
+                                            f"{update.kind.value!r} under the renderer's folders")
+        common: dict[str, Any] = {
+            "kind": update.kind.value, "event_id": update.event_id,
+            # threading and grouping follow the stable key, never the number
+            "ticket_key": update.ticket.id, "ticket_number": update.ticket.number,
+            "status": update.status or None, "new_replies": update.new_replies,
+            "merged_into": merged_into_number(update), "occurred_at": update.occurred_at,
+            "name": r.name, "locale": r.locale, "time_zone": r.time_zone, "brand": brand.name,
+        }
         if delivery.device is not None:
             assert isinstance(r, AccountUser)
-            push = self.renderer.render_update_push(update, include_excerpt=self.excerpts.push)
-            group = _group_id(key)
             values = link_values(target, brand.name)
-            deep_link = fill_url(brand.app_ticket_url or self._web(brand), values)
-            return PushMessage(
-                delivery_id=delivery.idempotency_key, ticket_id=key, locale=r.locale,
-                platform=delivery.device.platform.value, token=delivery.device.token,
-                user_id=r.user_id, title=push.title, body=push.body,
-                deep_link=deep_link, thread_id=group, collapse_id=group,
-                data={"ticket_id": key, "kind": update.kind.value, "event_id": update.event_id,
-                      **({"ticket_number": update.ticket.number}
-                         if update.ticket.number != key else {})},
-            )
+            return DeliveryFacts(
+                medium="push", subject="", address=delivery.device.token,
+                excerpt=_excerpt(update, self.excerpts.push, PUSH_EXCERPT_CHARS),
+                ticket_url=fill_url(brand.app_ticket_url or self._web(brand), values),
+                platform=delivery.device.platform.value, user_id=r.user_id, **common)
         values = link_values(target, brand.name, delivery.address)
         if delivery.guest_link:
             url = self._guest_url(brand, target.id, delivery.address, values)
-            with_subject = self.excerpts.guest_subject
-            email = self.renderer.render_update_email(
-                update, ticket_url=url, app_url=None, guest=True,
-                include_excerpt=self.excerpts.guest_email, include_subject=with_subject,
-                brand=brand)
+            app, with_subject, shown = None, self.excerpts.guest_subject, self.excerpts.guest_email
         else:
-            with_subject = True
+            url = fill_url(self._web(brand), values)
             app = fill_url(brand.app_ticket_url, values) if brand.app_ticket_url else None
-            email = self.renderer.render_update_email(
-                update, ticket_url=fill_url(self._web(brand), values), app_url=app,
-                guest=False, include_excerpt=self.excerpts.account_email, brand=brand)
-        subject, reply_to = reply_headers(brand, email.subject, values)
-        return EmailMessage(
-            delivery_id=delivery.idempotency_key, ticket_id=key,
-            ticket_subject=update.ticket.subject if with_subject else "", locale=r.locale,
-            to_address=delivery.address,
-            to_name="" if delivery.cc else r.name, subject=subject, html=email.html,
-            text=email.text, preheader=email.preheader, sender=brand.sender or "",
-            sender_name=brand.sender_name,
-            envelope_sender=brand.envelope_sender or "", reply_to=reply_to,
-        )
+            with_subject, shown = True, self.excerpts.account_email
+        tag = ""
+        if brand.reply_by_email and brand.subject_tag:
+            tag = fill_text(brand.subject_tag, values, field_name="subject_tag")
+        _, reply_to = reply_headers(brand, "", values)
+        return DeliveryFacts(
+            medium="email", subject=update.ticket.subject if with_subject else "",
+            excerpt=_excerpt(update, shown, EMAIL_EXCERPT_CHARS), address=delivery.address,
+            to_name="" if delivery.cc else r.name, guest=delivery.guest_link, ticket_url=url,
+            app_url=app, reply_to=reply_to, subject_tag=tag, **common)
+
+    @property
+    def delivery_renderer(self) -> DeliveryRenderer:
+        """What a ``Worker`` renders this notifier's jobs with: its renderer and its brands.
+
+        Pass it as ``Worker(outbox, channels, renderer=notifier.delivery_renderer)`` so the
+        worker renders with the same catalogs, templates and brands as publish checked.
+        """
+        from .worker.render import DeliveryRenderer
+
+        return DeliveryRenderer(self.renderer, self.brands.values())
 
     def _guest_url(self, brand: Brand, key: str, address: str, values: dict[str, str]) -> str:
         if self.guest_links is None:
@@ -313,9 +327,8 @@ class Notifier:
         return brand.web_ticket_url
 
 
-def _group_id(ticket_id: str) -> str:
-    """Per-ticket id for push threading/collapsing; APNs caps collapse ids at 64 bytes."""
-    candidate = f"ticket-{ticket_id}"
-    if len(candidate.encode()) <= 64:
-        return candidate
-    return "ticket-" + hashlib.sha256(ticket_id.encode()).hexdigest()[:40]
+def _excerpt(update: TicketUpdate, shown: bool, chars: int) -> str | None:
+    """The excerpt as the message shows it (cut to ``chars``), or None: never stored unshown."""
+    if not shown or not update.excerpt or not update.excerpt.strip():
+        return None
+    return shorten(update.excerpt, chars)

@@ -18,6 +18,7 @@ from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
 from ..brands import Brand
 from ..errors import CatalogError, ConfigurationError, InvalidInputError
 from ..events import TicketUpdate
+from ..facts import DeliveryFacts
 from ..i18n import LocaleSet, catalog_chain, chain_translations, parse_locale, read_catalog
 from ..routing import merged_into_number
 from ..validation import check_timezone
@@ -117,6 +118,7 @@ class Renderer:
         self._emails: SkeletonCache[_EmailSkeleton] = SkeletonCache(self.config)
         self._pushes: SkeletonCache[tuple[Skeleton, Skeleton]] = SkeletonCache(self.config)
         self._negotiated: dict[str, str] = {}
+        self._folders: dict[tuple[str, str], bool] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -205,19 +207,22 @@ class Renderer:
         """The push for one update; no conversation content unless the host opted in."""
         values = self._update_values(update, include_excerpt, PUSH_EXCERPT_CHARS)
         values.pop("ticket_subject")  # lock screens are public: the subject stays in the app
-        templates = self._templates_for(update.recipient.locale)
-        key = (update.kind.value, templates.locale_id, variant_of(values, templates.plural_key))
+        return self._render_push(update.kind.value, update.recipient.locale, values)
+
+    def _render_push(self, kind: str, locale: str, values: dict[str, SlotValue]) -> RenderedPush:
+        templates = self._templates_for(locale)
+        key = (kind, templates.locale_id, variant_of(values, templates.plural_key))
         skeletons = self._pushes.get(key)
         if skeletons is None:
             ctx = marker_context(values)
-            base = f"push/{update.kind.value}"
+            base = f"push/{kind}"
             with _template_errors(templates.locale_id, base, self.config):
                 skeletons = (
                     _line(templates.render(f"{base}/title.txt", ctx)),
                     _line(templates.render(f"{base}/body.txt", ctx)),
                 )
             skeletons = self._pushes.put(key, skeletons)
-        filled = _fill_values(values, _babel_locale(update.recipient.locale))
+        filled = _fill_values(values, _babel_locale(locale))
         return RenderedPush(title=skeletons[0].fill(filled), body=skeletons[1].fill(filled))
 
     def render_email(
@@ -243,6 +248,50 @@ class Renderer:
                     name, f"must be str, int, bool, None or datetime, got {type(value).__name__}"
                 )
         return self._render_email(template, locale, values)
+
+    def render_facts(
+        self, facts: DeliveryFacts, brand: Brand | None = None, *, locale: str | None = None
+    ) -> RenderedEmail | RenderedPush:
+        """Render one delivery from a job's stored facts (the worker's path since Outbox v2).
+
+        Args:
+            facts: the job's ``DeliveryFacts``; its excerpt is already cut to length.
+            brand: the brand ``facts.brand`` names (team, logo, colours, footer); ``None``
+                is the default look.
+            locale: render in this locale instead of ``facts.locale`` (the worker's
+                fallback to the default locale when the recipient's catalog fails).
+
+        Returns:
+            ``RenderedEmail`` for ``facts.medium == "email"``, else ``RenderedPush``.
+
+        Raises:
+            CatalogError, ConfigurationError, InvalidInputError: the templates or catalogs
+                of that locale cannot render it.
+        """
+        loc = locale or facts.locale
+        values: dict[str, SlotValue] = {
+            "ticket_id": facts.ticket_number, "ticket_subject": facts.subject,
+            "excerpt": facts.excerpt or None, "status": facts.status or None,
+            "new_replies": facts.new_replies,
+            "occurred_at": format_when(facts.occurred_at, facts.time_zone, loc),
+            "name": facts.name, "merged_into": facts.merged_into,
+        }
+        if facts.medium == "push":
+            del values["ticket_subject"]
+            return self._render_push(facts.kind, loc, values)
+        values["guest"] = facts.guest
+        values["ticket_url"] = facts.ticket_url
+        values["app_url"] = None if facts.guest or not facts.app_url else facts.app_url
+        values.update(brand_values(brand))
+        return self._render_email(facts.kind, loc, values, look=brand_look(brand))
+
+    def has_templates(self, medium: str, kind: str) -> bool:
+        """Whether a template folder ``<medium>/<kind>`` exists (``publish``'s cheap check)."""
+        found = self._folders.get((medium, kind))
+        if found is None:
+            found = self._folders[(medium, kind)] = any(
+                (Path(d) / medium / kind).is_dir() for d in self.config.all_templates_dirs)
+        return found
 
     def _update_values(
         self, update: TicketUpdate, include_excerpt: bool, excerpt_chars: int

@@ -1,0 +1,187 @@
+"""The facts of one delivery: what an outbox job holds, and its compact versioned form.
+
+Since Outbox v2 a job stores the facts a message is rendered from, not the rendering: the
+update's fields the copy shows, the recipient's address, name, locale and time zone, the
+brand's name and the links (the guest link already signed). The worker renders them when it
+claims the job, so a template or catalog deployed between publish and delivery is what the
+recipient gets, and coalescing or withdrawing notices can read the facts later.
+
+The stored form is JSON with short keys and a version, ``{"v": 2, ...}``; a value equal to
+its default is left out. ``v`` is also the template version: the templates of a release read
+facts of this shape, and a later shape gets a new ``v`` that the decoder of that release
+still reads. Jobs without ``v`` are v1 jobs (a rendered message, ``messages.message_from_dict``).
+
+What is settled at publish, and why:
+    * Links are filled then, the guest link signed then (its issued-at is the publish time,
+      so its expiry counts from when the update happened): every retry carries the same link.
+    * The excerpt policy is applied then: an excerpt the message would not show is never
+      stored. The excerpt is stored already cut to the channel's length.
+    * A reply-by-email brand's Reply-To and subject tag are filled then (they need the
+      ticket's link parameters, which are not stored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from .brands import DEFAULT_BRAND
+
+__all__ = ["FACTS_VERSION", "DeliveryFacts", "FactsError", "decode_facts", "encode_facts",
+           "is_facts"]
+
+FACTS_VERSION = 2
+
+
+class FactsError(ValueError):
+    """A stored job's facts cannot be read (a programming error or a damaged row)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFacts:
+    """Everything one message is rendered from.
+
+    Attributes:
+        medium: ``"email"`` or ``"push"``: which templates render it.
+        kind: The update kind's value (``"agent_reply"`` ...).
+        event_id: The update's event id (push data).
+        ticket_key: The ticket's stable key: Message-ID root, Thread-Index, push group.
+        ticket_number: The number people see (the key when the host gave none).
+        subject: The ticket's subject, ``""`` when the message must not show it.
+        excerpt: The reply excerpt already cut to the channel's length, or None.
+        status: The new status's display text, or None.
+        new_replies: How many replies the update stands for.
+        merged_into: Kind ``merged``: the surviving ticket's number.
+        occurred_at: When the update happened (aware UTC).
+        name: The recipient's name as the copy greets them.
+        locale: The recipient's locale as the host gave it (``"sv_SE"``).
+        time_zone: The recipient's IANA time zone.
+        brand: The brand's name.
+        address: The email address, or the push device token.
+        to_name: The email's To display name (``""`` for a guest's CC'd address).
+        guest: An email to a guest (signed link, guest copy).
+        ticket_url: Email: the ticket's link (a guest's carries the signed token). Push: the
+            deep link.
+        app_url: Email to an account user: the app link, or None.
+        reply_to: A reply-by-email brand's filled Reply-To, else ``""``.
+        subject_tag: A reply-by-email brand's filled subject tag, else ``""``.
+        platform: Push: ``"ios"`` or ``"android"``.
+        user_id: Push: the account user's id (dead-device reports).
+    """
+
+    medium: Literal["email", "push"]
+    kind: str
+    event_id: str
+    ticket_key: str
+    ticket_number: str
+    subject: str
+    excerpt: str | None
+    status: str | None
+    new_replies: int
+    merged_into: str | None
+    occurred_at: datetime
+    name: str
+    locale: str
+    time_zone: str
+    brand: str
+    address: str
+    ticket_url: str
+    to_name: str = ""
+    guest: bool = False
+    app_url: str | None = None
+    reply_to: str = ""
+    subject_tag: str = ""
+    platform: str = ""
+    user_id: str = ""
+
+
+# field name -> (short key, value left out when equal to it); "n" defaults to the key.
+_KEYS: dict[str, tuple[str, object]] = {
+    "kind": ("k", None), "event_id": ("e", None), "ticket_key": ("t", None),
+    "ticket_number": ("n", None), "subject": ("s", ""), "excerpt": ("x", None),
+    "status": ("st", None), "new_replies": ("r", 1), "merged_into": ("m", None),
+    "occurred_at": ("o", None), "name": ("nm", ""), "locale": ("l", None),
+    "time_zone": ("z", None), "brand": ("b", DEFAULT_BRAND), "address": ("a", None),
+    "ticket_url": ("u", None), "to_name": ("tn", ""), "guest": ("g", False),
+    "app_url": ("au", None), "reply_to": ("rt", ""), "subject_tag": ("tg", ""),
+    "platform": ("p", ""), "user_id": ("ui", ""),
+}
+_REQUIRED = ("kind", "event_id", "ticket_key", "occurred_at", "locale", "time_zone",
+             "address", "ticket_url")
+_MEDIUM = {"email": "e", "push": "p"}
+_MEDIUM_BACK: dict[str, Literal["email", "push"]] = {"e": "email", "p": "push"}
+
+
+def encode_facts(facts: DeliveryFacts) -> dict[str, Any]:
+    """The compact, JSON-able stored form (``{"v": 2, "c": "e", "k": ..., ...}``).
+
+    Args:
+        facts: One delivery's facts.
+
+    Returns:
+        A dict of short keys; values equal to their default are left out, and so is the
+        ticket number when it equals the key.
+    """
+    out: dict[str, Any] = {"v": FACTS_VERSION, "c": _MEDIUM[facts.medium]}
+    for name, (key, default) in _KEYS.items():
+        value = getattr(facts, name)
+        if name == "occurred_at":
+            value = value.astimezone(UTC).isoformat()
+        elif name == "ticket_number" and value == facts.ticket_key:
+            continue
+        elif name == "guest":
+            value = 1 if value else 0
+            default = 0
+        if value != default or name in _REQUIRED:
+            out[key] = value
+    return out
+
+
+def is_facts(stored: dict[str, Any]) -> bool:
+    """True for a v2 job (facts), False for a v1 job (a rendered message)."""
+    return "v" in stored
+
+
+def decode_facts(stored: dict[str, Any]) -> DeliveryFacts:
+    """Read a job's stored facts back.
+
+    Args:
+        stored: What ``encode_facts`` made (as the outbox returns it).
+
+    Returns:
+        The ``DeliveryFacts``.
+
+    Raises:
+        FactsError: an unknown version or medium, or a required fact missing or of the
+            wrong type; retrying cannot help (the worker dead-letters such a job).
+    """
+    version = stored.get("v")
+    if version != FACTS_VERSION:
+        raise FactsError(f"facts version {version!r} is not one this release reads "
+                         f"({FACTS_VERSION}): deliver it with a newer ticketnotify")
+    medium = _MEDIUM_BACK.get(stored.get("c", ""))
+    if medium is None:
+        raise FactsError(f"unknown medium {stored.get('c')!r}")
+    values: dict[str, Any] = {}
+    for name, (key, default) in _KEYS.items():
+        if key in stored:
+            values[name] = stored[key]
+        elif name in _REQUIRED:
+            raise FactsError(f"fact {name!r} ({key!r}) is missing")
+        else:
+            values[name] = default
+    if values["ticket_number"] is None:
+        values["ticket_number"] = values["ticket_key"]
+    values["guest"] = bool(values["guest"])
+    try:
+        values["occurred_at"] = datetime.fromisoformat(values["occurred_at"])
+        if values["occurred_at"].tzinfo is None or not isinstance(values["new_replies"], int):
+            raise TypeError("occurred_at must carry its offset, new_replies be a number")
+    except (TypeError, ValueError) as exc:
+        raise FactsError(f"unreadable facts: {exc}") from exc
+    for name in ("kind", "event_id", "ticket_key", "locale", "time_zone", "address",
+                 "ticket_url", "brand"):
+        if not isinstance(values[name], str):
+            raise FactsError(f"fact {name!r} must be text, not {type(values[name]).__name__}")
+    return DeliveryFacts(medium=medium, **values)
