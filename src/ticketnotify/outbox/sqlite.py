@@ -13,7 +13,7 @@ from typing import Any, Literal
 from ..databases import WAL_LIMIT, Cursor, SQLiteFile, to_micros
 from ..errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
 from .base import Job, NewJob, Outcome, OutcomeKind
-from .sql import COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
+from .sql import CLAIM_COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
 
 # Each entry moves the schema one version up; ``PRAGMA user_version`` records where a file is.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -39,6 +39,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # No index on created_at: ``status`` and ``purge`` scan instead, because each index
         # costs every publish a page write and publishing is the hot path here.
     ),
+    # 2: Outbox v2. New jobs hold facts, old ones keep their rendered message (see sql.py):
+    # nothing to rewrite, the version tells tools which release last opened the file.
+    (),
 )
 
 
@@ -190,18 +193,20 @@ class SQLiteOutbox(SQLOutbox):
 
     def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:
         at = to_micros(now)
-        lease = to_micros(now + timedelta(seconds=lease_seconds))
+        lease_until = now + timedelta(seconds=lease_seconds)
+        lease = to_micros(lease_until)
         with self._db.write() as conn:
             rows = conn.execute(
                 f"UPDATE {TABLE} SET lease_until = ?, leased_by = ? WHERE id IN ("
                 f" SELECT id FROM {TABLE} WHERE status = 'pending' AND next_attempt_at <= ?"
                 "  AND (lease_until IS NULL OR lease_until <= ?)"
                 "  ORDER BY next_attempt_at, id LIMIT ?)"
-                f" RETURNING {COLUMNS}",
+                f" RETURNING {CLAIM_COLUMNS}",
                 (lease, worker_id, at, at, limit),
             ).fetchall()
         self._db.fold(idle=not rows)
-        jobs = [self._job(r) for r in rows]
+        lease_until = self._from_db(lease)
+        jobs = [self._claimed(r, lease_until) for r in rows]
         jobs.sort(key=lambda j: (j.next_attempt_at, j.id))
         return jobs
 
