@@ -196,7 +196,8 @@ async def test_a_plain_callback_runs_in_a_thread_where_an_orm_works(clock: FakeC
         outbox = MemoryOutbox()
         worker = Worker(outbox, stack.channels(), clock=clock, on_invalid_device=host.forget)
         try:
-            await deliver_to_dead_token(worker, Notifier(outbox, clock=clock), "evt-1")
+            notifier = Notifier(outbox, links=LINKS, guest_links=None, clock=clock)
+            await deliver_to_dead_token(worker, notifier, "evt-1")
         finally:
             await worker.aclose()
     assert host.forgotten == [("u-cecilia", Device("ios", DEAD_IOS))]
@@ -217,7 +218,8 @@ async def test_an_async_callback_is_awaited(clock: FakeClock) -> None:
         outbox = MemoryOutbox()
         worker = Worker(outbox, stack.channels(), clock=clock, on_invalid_device=forget)
         try:
-            await deliver_to_dead_token(worker, Notifier(outbox, clock=clock), "evt-1")
+            notifier = Notifier(outbox, links=LINKS, guest_links=None, clock=clock)
+            await deliver_to_dead_token(worker, notifier, "evt-1")
         finally:
             await worker.aclose()
     assert forgotten == [("u-cecilia", Device("ios", DEAD_IOS))]
@@ -230,7 +232,7 @@ async def test_a_failing_callback_is_called_again_later_once_per_device(
         assert stack.apns is not None
         stack.apns.unregistered(DEAD_IOS)
         outbox = MemoryOutbox()
-        notifier = Notifier(outbox, clock=clock)
+        notifier = Notifier(outbox, links=LINKS, guest_links=None, clock=clock)
         worker = Worker(outbox, stack.channels(), clock=clock, on_invalid_device=host.forget)
         try:
             await deliver_to_dead_token(worker, notifier, "evt-1")

@@ -378,6 +378,8 @@ class Worker:
 
 def _kind_mismatch(job: Job, channel: Channel, message: Message) -> str:
     carries = getattr(channel, "carries", None)
+    if isinstance(carries, tuple):  # message classes since Channel[M]: name their kinds
+        carries = "/".join(sorted({str(getattr(c, "kind", c)) for c in carries})) or None
     article = "an" if message.kind[:1] in "aeiou" else "a"
     said = f"carries {carries} messages" if carries else f"does not carry {message.kind} messages"
     return f"channel {job.channel!r} {said}; job {job.id} holds {article} {message.kind}"
