@@ -96,21 +96,15 @@ class DeliveryFacts:
     user_id: str = ""
 
 
-# field name -> (short key, value left out when equal to it); "n" defaults to the key.
-_KEYS: dict[str, tuple[str, object]] = {
-    "kind": ("k", None), "event_id": ("e", None), "ticket_key": ("t", None),
-    "ticket_number": ("n", None), "subject": ("s", ""), "excerpt": ("x", None),
-    "status": ("st", None), "new_replies": ("r", 1), "merged_into": ("m", None),
-    "occurred_at": ("o", None), "name": ("nm", ""), "locale": ("l", None),
-    "time_zone": ("z", None), "brand": ("b", DEFAULT_BRAND), "address": ("a", None),
-    "ticket_url": ("u", None), "to_name": ("tn", ""), "guest": ("g", False),
-    "app_url": ("au", None), "reply_to": ("rt", ""), "subject_tag": ("tg", ""),
-    "platform": ("p", ""), "user_id": ("ui", ""),
-}
-_REQUIRED = ("kind", "event_id", "ticket_key", "occurred_at", "locale", "time_zone",
-             "address", "ticket_url")
+# Short keys: v version, c medium (e/p), k kind, e event id, t ticket key, n number (left out
+# when it is the key), s subject, x excerpt, st status, r new replies (left out when 1),
+# m merged into, o occurred at (ISO 8601), nm name, l locale, z time zone, b brand (left out
+# for the default brand), a address or token, u ticket URL or deep link, tn To name, g guest
+# (1), au app URL, rt Reply-To, tg subject tag, p platform, ui user id. Written out by hand,
+# not looped over: encoding and decoding run once per job on the publish and delivery paths.
 _MEDIUM = {"email": "e", "push": "p"}
 _MEDIUM_BACK: dict[str, Literal["email", "push"]] = {"e": "email", "p": "push"}
+_TEXT = ("k", "e", "t", "n", "l", "z", "b", "a", "u")
 
 
 def encode_facts(facts: DeliveryFacts) -> dict[str, Any]:
@@ -123,18 +117,28 @@ def encode_facts(facts: DeliveryFacts) -> dict[str, Any]:
         A dict of short keys; values equal to their default are left out, and so is the
         ticket number when it equals the key.
     """
-    out: dict[str, Any] = {"v": FACTS_VERSION, "c": _MEDIUM[facts.medium]}
-    for name, (key, default) in _KEYS.items():
-        value = getattr(facts, name)
-        if name == "occurred_at":
-            value = value.astimezone(UTC).isoformat()
-        elif name == "ticket_number" and value == facts.ticket_key:
-            continue
-        elif name == "guest":
-            value = 1 if value else 0
-            default = 0
-        if value != default or name in _REQUIRED:
-            out[key] = value
+    out: dict[str, Any] = {
+        "v": FACTS_VERSION, "c": _MEDIUM[facts.medium], "k": facts.kind, "e": facts.event_id,
+        "t": facts.ticket_key, "o": facts.occurred_at.astimezone(UTC).isoformat(),
+        "l": facts.locale, "z": facts.time_zone, "a": facts.address, "u": facts.ticket_url,
+    }
+    if facts.ticket_number != facts.ticket_key:
+        out["n"] = facts.ticket_number
+    if facts.brand != DEFAULT_BRAND:
+        out["b"] = facts.brand
+    if facts.new_replies != 1:
+        out["r"] = facts.new_replies
+    if facts.guest:
+        out["g"] = 1
+    for key, optional in (("x", facts.excerpt), ("st", facts.status),
+                          ("m", facts.merged_into), ("au", facts.app_url)):
+        if optional is not None:
+            out[key] = optional
+    for key, text in (("s", facts.subject), ("nm", facts.name), ("tn", facts.to_name),
+                      ("rt", facts.reply_to), ("tg", facts.subject_tag),
+                      ("p", facts.platform), ("ui", facts.user_id)):
+        if text:
+            out[key] = text
     return out
 
 
@@ -163,25 +167,22 @@ def decode_facts(stored: dict[str, Any]) -> DeliveryFacts:
     medium = _MEDIUM_BACK.get(stored.get("c", ""))
     if medium is None:
         raise FactsError(f"unknown medium {stored.get('c')!r}")
-    values: dict[str, Any] = {}
-    for name, (key, default) in _KEYS.items():
-        if key in stored:
-            values[name] = stored[key]
-        elif name in _REQUIRED:
-            raise FactsError(f"fact {name!r} ({key!r}) is missing")
-        else:
-            values[name] = default
-    if values["ticket_number"] is None:
-        values["ticket_number"] = values["ticket_key"]
-    values["guest"] = bool(values["guest"])
+    get = stored.get
     try:
-        values["occurred_at"] = datetime.fromisoformat(values["occurred_at"])
-        if values["occurred_at"].tzinfo is None or not isinstance(values["new_replies"], int):
-            raise TypeError("occurred_at must carry its offset, new_replies be a number")
+        key = stored["t"]
+        facts = DeliveryFacts(
+            medium, stored["k"], stored["e"], key, get("n", key), get("s", ""), get("x"),
+            get("st"), get("r", 1), get("m"), datetime.fromisoformat(stored["o"]),
+            get("nm", ""), stored["l"], stored["z"], get("b", DEFAULT_BRAND), stored["a"],
+            stored["u"], get("tn", ""), bool(get("g", 0)), get("au"), get("rt", ""),
+            get("tg", ""), get("p", ""), get("ui", ""))
+    except KeyError as exc:
+        raise FactsError(f"fact {exc} is missing") from exc
     except (TypeError, ValueError) as exc:
         raise FactsError(f"unreadable facts: {exc}") from exc
-    for name in ("kind", "event_id", "ticket_key", "locale", "time_zone", "address",
-                 "ticket_url", "brand"):
-        if not isinstance(values[name], str):
-            raise FactsError(f"fact {name!r} must be text, not {type(values[name]).__name__}")
-    return DeliveryFacts(medium=medium, **values)
+    if facts.occurred_at.tzinfo is None or type(facts.new_replies) is not int:
+        raise FactsError("occurred_at must carry its offset, new_replies be a number")
+    for short in _TEXT:
+        if type(stored.get(short, "")) is not str:
+            raise FactsError(f"fact {short!r} must be text, not {type(stored[short]).__name__}")
+    return facts
