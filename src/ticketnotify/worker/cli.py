@@ -17,6 +17,7 @@ from ..outbox.base import Outbox
 from ..outbox.from_url import DEFAULT_URL, outbox_from_url
 from .dead_devices import InvalidDeviceCallback
 from .loop import Worker
+from .render import delivery_renderer_of
 from .retry import RetryPolicy
 from .signals import stop_on_signals
 from .stats import WorkerStats
@@ -48,6 +49,10 @@ def register(subparsers: Any) -> None:
                         help="called as function(user_id, Device) once per dead push token, "
                              "so you can forget the device; a plain function runs in a "
                              "thread, an async one on the worker's loop")
+    worker.add_argument("--renderer", metavar="MODULE:ATTRIBUTE",
+                        help="your Notifier (or a function returning it): jobs are rendered "
+                             "when sent, with its catalogs, templates and brands; default: "
+                             "the shipped ones and the plain default brand only")
     worker.add_argument("--batch", type=int, default=100, help="jobs claimed at once")
     worker.add_argument("--concurrency", type=int, default=50, help="sends in flight at once")
     worker.add_argument("--lease", type=float, default=120.0,
@@ -167,6 +172,8 @@ async def run_worker(args: argparse.Namespace, outbox: Outbox) -> WorkerStats:
         retry=RetryPolicy(max_attempts=args.max_attempts),
         batch_size=args.batch, concurrency=args.concurrency, lease_seconds=args.lease,
         shutdown_grace=args.grace,
+        renderer=delivery_renderer_of(_import_object("--renderer", args.renderer, "notifier"))
+        if getattr(args, "renderer", None) else None,
     )
     started = time.monotonic()
     print(f"worker {worker.worker_id}: channels {', '.join(sorted(worker.channels))}",

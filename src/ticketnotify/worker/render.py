@@ -18,13 +18,13 @@ import logging
 from collections.abc import Iterable
 
 from ..brands import DEFAULT_BRAND, Brand
-from ..errors import TransientDeliveryError
+from ..errors import ConfigurationError, TransientDeliveryError
 from ..facts import DeliveryFacts, decode_facts, is_facts
 from ..messages import EmailMessage, Message, PushMessage, message_from_dict
 from ..outbox.base import Job
 from ..rendering import RenderedEmail, RenderedPush, Renderer
 
-__all__ = ["DeliveryRenderer", "push_group_id"]
+__all__ = ["DeliveryRenderer", "delivery_renderer_of", "push_group_id"]
 
 log = logging.getLogger("ticketnotify.worker.render")
 
@@ -122,6 +122,31 @@ class DeliveryRenderer:
                 return self.renderer.render_facts(facts, brand, locale=default)
             except Exception as again:
                 raise _unrenderable(facts, default, again) from again
+
+
+def delivery_renderer_of(found: object) -> DeliveryRenderer:
+    """What a host names to render with (``ticketnotify worker --renderer module:attr``).
+
+    Args:
+        found: a ``Notifier`` (its renderer and brands), a ``DeliveryRenderer``, a
+            ``Renderer`` (the plain default brand only), or a function returning one.
+
+    Returns:
+        The ``DeliveryRenderer``.
+
+    Raises:
+        ConfigurationError: it is none of these; the message says what to name.
+    """
+    if callable(found) and not isinstance(found, DeliveryRenderer | Renderer):
+        found = found()
+    made = getattr(found, "delivery_renderer", found)
+    if isinstance(made, Renderer):
+        made = DeliveryRenderer(made)
+    if not isinstance(made, DeliveryRenderer):
+        raise ConfigurationError(
+            f"expected a Notifier, DeliveryRenderer or Renderer (or a function returning one), "
+            f"not {type(found).__name__}: name your Notifier, e.g. myapp.notify:notifier")
+    return made
 
 
 def _unrenderable(facts: DeliveryFacts, default: str, exc: Exception) -> TransientDeliveryError:
