@@ -69,42 +69,60 @@ def bench_bytes(folder: Path) -> dict[str, Any]:
             "baseline": len(rendered), "ratio": round(size / len(rendered), 3)}
 
 
-def _floor_rate(path: Path, count: int, durability: str) -> float:
-    """Bare INSERT + COMMIT of one small row per transaction, WAL, the outbox's sync level."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={durability.upper()}")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+def _commits_per_s(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> float:
     started = time.perf_counter()
-    for i in range(count):
+    for row in rows:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO t (v) VALUES (?)", (f"row-{i}",))
+        conn.execute(sql, row)
         conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
-    conn.close()
-    return count / elapsed
+    return len(rows) / (time.perf_counter() - started)
 
 
-def bench_publish_floor(folder: Path, count: int) -> list[dict[str, Any]]:
-    """publish (one account email, one event per transaction) ÷ the bare commit floor."""
+def bench_publish_floor(folder: Path, count: int, rounds: int = 3) -> list[dict[str, Any]]:
+    """publish (one account email, one event per transaction) ÷ the bare commit floor.
+
+    The floor is one small row INSERT + COMMIT into a one-column table of the same file,
+    through a plain ``sqlite3`` connection at the same durability. Alongside it, the same
+    plain connection inserts the very row ``publish`` stores into the outbox table itself
+    (its unique key and due index included): what the schema costs before any Python of
+    ours. Rounds alternate and the best of each is kept (a busy machine only slows a round).
+    """
     figures = []
     for durability in ("normal", "full"):
-        store = SQLiteOutbox(folder / f"publish-{durability}.db", durability=durability)  # type: ignore[arg-type]
+        path = folder / f"publish-{durability}.db"
+        store = SQLiteOutbox(path, durability=durability)  # type: ignore[arg-type]
         notifier = _notifier(store)
-        events = _updates(count + 1, prefix=durability)
-        notifier.publish(events[0])  # the first publish opens and checks everything once
-        started = time.perf_counter()
-        for update in events[1:]:
-            notifier.publish(update)
-        rate = count / (time.perf_counter() - started)
+        notifier.publish(_updates(1, prefix=f"{durability}-warm")[0])  # opens, checks once
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute(f"PRAGMA synchronous={durability.upper()}")
+        conn.execute("CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        ((channel, message),) = conn.execute(
+            "SELECT channel, message FROM ticketnotify_outbox LIMIT 1").fetchall()
+        best = {"publish": 0.0, "floor": 0.0, "row": 0.0}
+        for round_ in range(rounds):
+            events = _updates(count, prefix=f"{durability}-{round_}")
+            started = time.perf_counter()
+            for update in events:
+                notifier.publish(update)
+            best["publish"] = max(best["publish"], count / (time.perf_counter() - started))
+            best["floor"] = max(best["floor"], _commits_per_s(
+                conn, "INSERT INTO bench_floor (v) VALUES (?)",
+                [(f"{round_}-{i}",) for i in range(count)]))
+            best["row"] = max(best["row"], _commits_per_s(
+                conn, "INSERT INTO ticketnotify_outbox (idempotency_key, channel, message,"
+                " next_attempt_at, created_at) VALUES (?, ?, ?, 0, 0)",
+                [(f"{durability}-{round_}-{i}-{hash((round_, i)):x}", channel, message)
+                 for i in range(count)]))
+        conn.close()
         store.close()
-        floor = _floor_rate(folder / f"floor-{durability}.db", count, durability)
         suffix = "" if durability == "normal" else "_durability_full"
         figures.append({
-            "name": f"publish_vs_commit_floor{suffix}", "value": round(rate / floor, 3),
+            "name": f"publish_vs_commit_floor{suffix}",
+            "value": round(best["publish"] / best["floor"], 3),
             "unit": f"ratio (publish of one account email per transaction ÷ bare one-row "
-                    f"INSERT+COMMIT, WAL, synchronous={durability}; goal ≥ 0.5)",
-            "publish_per_s": round(rate, 1), "floor_per_s": round(floor, 1)})
+                    f"INSERT+COMMIT in the same file, synchronous={durability}; goal ≥ 0.5)",
+            "publish_per_s": round(best["publish"], 1), "floor_per_s": round(best["floor"], 1),
+            "outbox_row_per_s": round(best["row"], 1)})
     return figures
 
 
@@ -166,7 +184,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     folder = Path(tempfile.mkdtemp(prefix="ticketnotify-bench-storage-"))
     try:
         figures = [bench_bytes(folder)]
-        figures += bench_publish_floor(folder, 300 if quick else 3000)
+        figures += bench_publish_floor(folder, 300 if quick else 2000)
         figures.append(bench_worker_cpu(folder, 500 if quick else 5000))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
