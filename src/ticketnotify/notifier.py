@@ -7,9 +7,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
+from string import Formatter
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
-from .brands import Brand, Links, fill_text, fill_url, link_values, reply_headers
+from .brands import Brand, Links, fill_text, link_values, reply_headers
 from .clock import Clock, utc_now
 from .errors import (
     ConfigurationError,
@@ -277,15 +280,15 @@ class Notifier:
             return DeliveryFacts(
                 medium="push", subject="", address=delivery.device.token,
                 excerpt=_excerpt(update, self.excerpts.push, PUSH_EXCERPT_CHARS),
-                ticket_url=fill_url(brand.app_ticket_url or self._web(brand), values),
+                ticket_url=_fill_url(brand.app_ticket_url or self._web(brand), values),
                 platform=delivery.device.platform.value, user_id=r.user_id, **common)
         values = link_values(target, brand.name, delivery.address)
         if delivery.guest_link:
             url = self._guest_url(brand, target.id, delivery.address, values)
             app, with_subject, shown = None, self.excerpts.guest_subject, self.excerpts.guest_email
         else:
-            url = fill_url(self._web(brand), values)
-            app = fill_url(brand.app_ticket_url, values) if brand.app_ticket_url else None
+            url = _fill_url(self._web(brand), values)
+            app = _fill_url(brand.app_ticket_url, values) if brand.app_ticket_url else None
             with_subject, shown = True, self.excerpts.account_email
         tag = ""
         if brand.reply_by_email and brand.subject_tag:
@@ -316,7 +319,7 @@ class Notifier:
         if brand.guest_ticket_url is None:
             return self.guest_links.url_for(key, address, now=self.clock())
         token = self.guest_links.issue(key, address, now=self.clock())
-        return fill_url(brand.guest_ticket_url, {**values, "token": token})
+        return _fill_url(brand.guest_ticket_url, {**values, "token": token})
 
     def _web(self, brand: Brand) -> str:
         if brand.web_ticket_url is None:
@@ -325,6 +328,17 @@ class Notifier:
                 "(this Notifier may have been made with links=None): pass links=Links("
                 "web_ticket_url=..., app_ticket_url=...) or a Brand with web_ticket_url")
         return brand.web_ticket_url
+
+
+@lru_cache(maxsize=256)
+def _placeholders(pattern: str) -> tuple[str, ...]:
+    return tuple({name for _, name, _, _ in Formatter().parse(pattern) if name})
+
+
+def _fill_url(pattern: str, values: dict[str, str]) -> str:
+    """``fill_url`` quoting only the values the pattern uses (publish fills two or three)."""
+    return fill_text(pattern, {k: quote(values[k], safe="") for k in _placeholders(pattern)
+                               if k in values})
 
 
 def _excerpt(update: TicketUpdate, shown: bool, chars: int) -> str | None:

@@ -45,8 +45,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def _dump(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+# One encoder made once: json.dumps would build it again for every job it is given options for.
+_dump = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class SQLiteOutbox(SQLOutbox):
@@ -153,7 +153,10 @@ class SQLiteOutbox(SQLOutbox):
                 return 0
             with self._db.write() as conn:
                 before = conn.total_changes
-                conn.executemany(sql, rows)
+                if len(rows) == 1:  # publish's usual case: one statement, no iterator
+                    conn.execute(sql, rows[0])
+                else:
+                    conn.executemany(sql, rows)
                 return conn.total_changes - before
         except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
             raise refused(exc) from exc
