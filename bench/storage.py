@@ -14,6 +14,7 @@ Run alone with ``python bench/storage.py [--quick]``; ``bench/run.py`` imports `
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -111,8 +112,8 @@ def bench_publish_floor(folder: Path, count: int, rounds: int = 3) -> list[dict[
             best["row"] = max(best["row"], _commits_per_s(
                 conn, "INSERT INTO ticketnotify_outbox (idempotency_key, channel, message,"
                 " next_attempt_at, created_at) VALUES (?, ?, ?, 0, 0)",
-                [(f"{durability}-{round_}-{i}-{hash((round_, i)):x}", channel, message)
-                 for i in range(count)]))
+                [(hashlib.sha256(f"{durability}-{round_}-{i}".encode()).hexdigest()[:40],
+                  channel, message) for i in range(count)]))  # random keys, as publish's
         conn.close()
         store.close()
         suffix = "" if durability == "normal" else "_durability_full"
