@@ -101,7 +101,9 @@ class Notifier:
         guest_links: builds the signed link in guest emails, normally
             ``GuestLinks(keys, url_pattern=...)``. Required; ``None`` only if this host
             never notifies guests (such an update then raises).
-        renderer: the ``Renderer``; default ``Renderer.shared()``.
+        renderer: the ``Renderer`` whose templates ``publish`` checks exist; default
+            ``Renderer.shared()``. Workers render with it and the brands through
+            ``Worker(..., renderer=notifier.delivery_renderer)``.
         excerpts: where reply excerpts may appear; default ``ExcerptPolicy()``.
         clock: returns the current aware UTC datetime (signing time of guest links).
         brands: the host's ``Brand``s. Without ``links``, the first is the default brand;
