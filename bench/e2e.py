@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from ticketnotify.channels.smtp.channel import SMTPChannel  # noqa: E402
 from ticketnotify.channels.smtp.config import Security, SMTPConfig  # noqa: E402
-from ticketnotify.events import Guest, Ticket, TicketUpdate  # noqa: E402
+from ticketnotify.events import Guest, Ticket, TicketUpdate, UpdateKind  # noqa: E402
 from ticketnotify.guest.links import GuestLinks  # noqa: E402
 from ticketnotify.loopback.smtp import LoopbackSMTPServer  # noqa: E402
 from ticketnotify.notifier import Notifier  # noqa: E402
@@ -34,7 +34,7 @@ SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 def updates(count: int) -> list[TicketUpdate]:
     at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
     return [TicketUpdate(event_id=f"bench-{i}", ticket=Ticket(str(10_000 + i), "Bench ticket"),
-                         kind="agent_reply", occurred_at=at,
+                         kind=UpdateKind.AGENT_REPLY, occurred_at=at,
                          recipient=Guest(f"guest{i}@example.com", locale=("sv", "en")[i % 2]))
             for i in range(count)]
 

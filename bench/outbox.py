@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from ticketnotify.channels.base import Channel
 from ticketnotify.channels.smtp.channel import SMTPChannel, SMTPConfig
-from ticketnotify.events import AccountUser, Device, Ticket, TicketUpdate, UpdateKind
+from ticketnotify.events import AccountUser, Device, Platform, Ticket, TicketUpdate, UpdateKind
 from ticketnotify.messages import Message, Receipt
 from ticketnotify.notifier import Links, Notifier
 from ticketnotify.outbox.base import NewJob
@@ -48,7 +48,7 @@ def updates(count: int, *, devices: bool) -> list[TicketUpdate]:
     """Account users' agent replies: email plus (optionally) one iOS push each."""
     user = AccountUser(
         user_id="u-1", email="anna@example.se", locale="sv_SE", time_zone="Europe/Stockholm",
-        devices=(Device("ios", "a" * 64),) if devices else (), name="Anna",
+        devices=(Device(Platform.IOS, "a" * 64),) if devices else (), name="Anna",
     )
     now = datetime.now(UTC)
     return [
@@ -102,7 +102,7 @@ def bench_publish(folder: Path, count: int) -> list[dict[str, Any]]:
                 for u in updates(200, devices=True)]
     rounds = max(1, count // 200)
     for durability in ("full", "normal"):
-        raw = SQLiteOutbox(folder / f"raw-{durability}.db", durability=durability)  # type: ignore[arg-type]
+        raw = SQLiteOutbox(folder / f"raw-{durability}.db", durability=durability)
         now = datetime.now(UTC)
         started = time.perf_counter()
         for round_ in range(rounds):
@@ -216,9 +216,9 @@ def run(quick: bool) -> list[dict[str, Any]]:
     """All outbox figures; --quick uses fewer events and jobs (named in the units)."""
     folder = Path(tempfile.mkdtemp(prefix="ticketnotify-bench-"))
     try:
-        figures = bench_publish(folder, 500 if quick else 5000)
+        figures = bench_publish(folder, 300 if quick else 5000)
         figures += bench_e2e(folder, 200 if quick else 3000)
-        figures += bench_memory(folder, 3000 if quick else 100_000, quick)
+        figures += bench_memory(folder, 2000 if quick else 100_000, quick)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return figures

@@ -12,8 +12,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from ticketnotify.events import AccountUser, Device, Ticket, TicketUpdate, UpdateKind
+from ticketnotify.events import AccountUser, Device, Platform, Ticket, TicketUpdate, UpdateKind
 from ticketnotify.rendering import Renderer
+from ticketnotify.rendering.branding import brand_look, brand_values
 from ticketnotify.rendering.compiled import inline_css
 from ticketnotify.rendering.environment import LocaleTemplates
 from ticketnotify.rendering.values import format_when
@@ -29,7 +30,7 @@ def _update(i: int) -> TicketUpdate:
         kind=UpdateKind.AGENT_REPLY,
         recipient=AccountUser(
             user_id="u-1", email="anna@example.se", name="Anna Lindqvist", locale="sv_SE",
-            time_zone="Europe/Stockholm", devices=(Device("ios", "a" * 64),),
+            time_zone="Europe/Stockholm", devices=(Device(Platform.IOS, "a" * 64),),
         ),
         occurred_at=datetime(2026, 11, 24, 8, 30, i % 60, tzinfo=UTC),
         excerpt=f"Hej Anna! Vi har hittat din insättning nummer {i} & den syns inom en timme.",
@@ -58,6 +59,7 @@ def _baseline(templates: LocaleTemplates, updates: list[TicketUpdate], n: int) -
             "status": u.status, "new_replies": u.new_replies, "name": u.recipient.name,
             "occurred_at": format_when(u.occurred_at, u.recipient.time_zone, u.recipient.locale),
             "guest": False, "ticket_url": TICKET_URL, "app_url": APP_URL,
+            **brand_values(None), **dict(brand_look(None)),
         }
         subject = " ".join(templates.render("email/agent_reply/subject.txt", ctx).split())
         preheader = " ".join(templates.render("email/agent_reply/preheader.txt", ctx).split())

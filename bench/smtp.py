@@ -121,8 +121,8 @@ async def measure(quick: bool) -> list[dict[str, object]]:
     """Best of three interleaved rounds per figure: the machine is shared, noise only slows."""
     proc, port = start_sink()
     try:
-        fast = messages(500 if quick else 3000)
-        slow = messages(150 if quick else 600)
+        fast = messages(300 if quick else 3000)
+        slow = messages(100 if quick else 600)
         baseline = single = pool = 0.0
         for _round in range(3):
             baseline = max(baseline, await new_connection_each(port, slow))

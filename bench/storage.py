@@ -29,7 +29,7 @@ from outbox import smtp_sink  # bench/outbox.py: smtp-sink on a free loopback po
 
 from ticketnotify.channels.smtp.channel import SMTPChannel, SMTPConfig
 from ticketnotify.events import AccountUser, Ticket, TicketUpdate, UpdateKind
-from ticketnotify.messages import Message
+from ticketnotify.messages import EmailMessage
 from ticketnotify.notifier import Links, Notifier
 from ticketnotify.outbox.sqlite import SQLiteOutbox
 from ticketnotify.rendering import Renderer
@@ -92,7 +92,7 @@ def bench_publish_floor(folder: Path, count: int, chunk: int = 50) -> list[dict[
     figures = []
     for durability in ("normal", "full"):
         path = folder / f"publish-{durability}.db"
-        store = SQLiteOutbox(path, durability=durability)  # type: ignore[arg-type]
+        store = SQLiteOutbox(path, durability=durability)
         notifier = _notifier(store)
         notifier.publish(_updates(1, prefix=f"{durability}-warm")[0])  # opens, checks once
         conn = sqlite3.connect(path, isolation_level=None)
@@ -142,12 +142,12 @@ async def _worker_cpu(store: SQLiteOutbox, port: int) -> float:
     return cpu
 
 
-async def _channel_cpu(messages: list[Message], port: int) -> float:
+async def _channel_cpu(messages: list[EmailMessage], port: int) -> float:
     channel = SMTPChannel(SMTPConfig(host="127.0.0.1", port=port, sender="notify@example.com",
                                      security="none", pool_size=8))
     slots = asyncio.Semaphore(50)
 
-    async def one(message: Message) -> None:
+    async def one(message: EmailMessage) -> None:
         async with slots:
             await channel.send(message)
 
@@ -166,8 +166,8 @@ def bench_worker_cpu(folder: Path, count: int) -> dict[str, Any]:
     # The same messages, pre-rendered, for the bare channel (outside the timing).
     scratch = SQLiteOutbox(folder / "scratch.db")
     _notifier(scratch).publish_many(_updates(count, prefix="c"))
-    messages = [notifier.delivery_renderer.message(j)
-                for j in scratch.claim(datetime.now(UTC), count, 600.0, "bench")]
+    messages = [m for j in scratch.claim(datetime.now(UTC), count, 600.0, "bench")
+                if isinstance(m := notifier.delivery_renderer.message(j), EmailMessage)]
     scratch.close()
     with smtp_sink() as port:
         channel_cpu = asyncio.run(_channel_cpu(messages, port))

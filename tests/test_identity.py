@@ -84,7 +84,7 @@ def test_old_guest_links_still_open_after_the_move() -> None:
                             ticket_id=after.id, email=SAM.email)
         assert opened.ticket_id == "T-8812"
     # In guest mail the ticket number is itself the link (the help article's wording).
-    assert '>billing-1</a>' in new_mail.html
+    assert '><bdi dir="auto">billing-1</bdi></a>' in new_mail.html
 
 
 def test_number_defaults_to_the_key() -> None:

@@ -9,17 +9,19 @@ differ between msgid and msgstr, catalogs that are stale against the templates, 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 
+from .catalog_entries import Problem, check_entry, markup, placeholders
+from .catalog_entries import entry_ids as _ids
+from .catalog_entries import entry_strings as _strings
 from .errors import CatalogError, ConfigurationError
 from .i18n import (
     DOMAIN,
@@ -31,6 +33,9 @@ from .i18n import (
     read_catalog,
     translations_from_po,
 )
+
+__all__ = ["Problem", "check_catalogs", "check_entry", "check_host_catalogs", "markup",
+           "placeholders", "run_check"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SOURCE_LANGUAGE = "en"  # msgids are English
@@ -46,44 +51,6 @@ OPTIONS_MAP: dict[str, dict[str, Any]] = {
     "templates/**.txt": _JINJA_OPTIONS,
 }
 
-_PERCENT = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?([sdifr%])")
-_BRACES = re.compile(r"(?<!\{)\{(\w*)(?:[!:][^{}]*)?\}(?!\})")
-_TAG = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)([^>]*)>")
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Problem:
-    """One thing wrong with one catalog entry, printed as ``file:line: message``."""
-
-    path: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.message}"
-
-
-def placeholders(text: str) -> Counter[str]:
-    """``%(name)s``, ``%s`` and ``{name}`` placeholders, counted."""
-    found: Counter[str] = Counter()
-    for name, conv in _PERCENT.findall(text):
-        if conv != "%":
-            found[f"%({name}){conv}" if name else f"%{conv}"] += 1
-    for name in _BRACES.findall(text):
-        found["{" + name + "}"] += 1
-    return found
-
-
-def markup(text: str) -> Counter[str]:
-    """Tags with their attributes, counted; a translator may move them, not change them."""
-    found: Counter[str] = Counter()
-    for slash, name, attrs in _TAG.findall(text):
-        attributes = " ".join(attrs.split())
-        found[f"<{slash}{name.lower()}{' ' + attributes if attributes else ''}>"] += 1
-    return found
-
-
 def extract_template_messages(package_dir: Path = PACKAGE_DIR) -> Catalog:
     """What the templates and Python sources ask to translate right now."""
     catalog = Catalog(domain=DOMAIN)
@@ -97,54 +64,6 @@ def extract_template_messages(package_dir: Path = PACKAGE_DIR) -> Catalog:
 def _key(message: Message) -> tuple[str, str | None]:
     msgid = message.id if isinstance(message.id, str) else message.id[0]
     return msgid, message.context
-
-
-def _ids(message: Message) -> tuple[str, ...]:
-    return (message.id,) if isinstance(message.id, str) else tuple(message.id)
-
-
-def _strings(message: Message) -> tuple[str, ...]:
-    if isinstance(message.string, str):
-        return (message.string,)
-    return tuple(s or "" for s in (message.string or ()))
-
-
-def check_entry(path: str, message: Message) -> Iterator[Problem]:
-    """Untranslated, fuzzy, placeholder and markup problems of one entry."""
-    ids = _ids(message)
-    strings = _strings(message)
-    shown = repr(ids[0] if len(ids[0]) <= 60 else ids[0][:57] + "...")
-    line = message.lineno or 0
-    if not strings or any(not s for s in strings):
-        yield Problem(path, line, f"untranslated: msgid {shown} has no msgstr")
-        return
-    if message.fuzzy:
-        yield Problem(
-            path, line, f"fuzzy: msgid {shown} is marked fuzzy; review it and remove the flag"
-        )
-    for index, text in enumerate(strings):
-        source = ids[0] if index == 0 or len(ids) == 1 else ids[1]
-        want, got = placeholders(source), placeholders(text)
-        plural_form = len(ids) > 1
-        # A singular form may leave out the count ("Nytt svar" for "%(count)s new replies").
-        allowed = placeholders(ids[0]) | placeholders(ids[-1])
-        bad = (not plural_form and want != got) or (plural_form and not set(got) <= set(allowed))
-        if bad:
-            yield Problem(
-                path, line,
-                f"placeholders differ in msgid {shown}: msgid has {_list(want)}, "
-                f"msgstr{f'[{index}]' if plural_form else ''} has {_list(got)}",
-            )
-        if markup(source) != markup(text):
-            yield Problem(
-                path, line,
-                f"markup differs in msgid {shown}: msgid has {_list(markup(source))}, "
-                f"msgstr{f'[{index}]' if plural_form else ''} has {_list(markup(text))}",
-            )
-
-
-def _list(items: Counter[str]) -> str:
-    return ", ".join(sorted(items.elements())) or "none"
 
 
 def check_stale(
@@ -197,7 +116,7 @@ def check_plural_forms(po: Path, catalog: Catalog) -> Iterator[Problem]:
     locale = po.parent.parent.name  # the folder name is what the renderer negotiates to
     line = _header_line(po, "Plural-Forms:")
     try:
-        translations_from_po(po, locale)
+        translations_from_po(po, locale, quiet=True)
     except CatalogError as exc:
         yield Problem(str(po), line, f"plural forms: {exc}")
         return
@@ -352,8 +271,28 @@ def check_host_catalogs(
     return sorted(set(problems))
 
 
+def _locale_of(problem: Problem) -> str:
+    """The locale folder a problem's file sits in (``messages.pot`` and templates: ``-``)."""
+    parts = Path(problem.path).parts
+    if len(parts) >= 3 and parts[-2] == "LC_MESSAGES":
+        return parts[-3]
+    missing = _MISSING_IN.search(problem.message)  # reported at the template's line
+    return missing.group(1) if missing else "-"
+
+
+_MISSING_IN = re.compile(r"has no '([\w]+)' translation")
+
+
+def summarize(problems: Sequence[Problem]) -> dict[str, int]:
+    """Problems per locale (``"-"`` for the template and host templates), sorted by locale."""
+    counts: dict[str, int] = {}
+    for problem in problems:
+        counts[_locale_of(problem)] = counts.get(_locale_of(problem), 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def run_check(args: argparse.Namespace) -> int:
-    """CLI entry: print problems, exit 1 when there is any."""
+    """CLI entry: print problems and a per-locale summary, exit 1 when there is any."""
     host = [Path(d) for d in args.locales or ()]
     templates = [Path(d) for d in args.templates or ()]
     for folder in (*host, *templates):
@@ -365,8 +304,21 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         problems = check_catalogs(default_locales_dir())
         where = str(default_locales_dir())
+    if args.locale:
+        wanted = {name.replace("-", "_") for name in args.locale}
+        problems = [p for p in problems if _locale_of(p) in wanted]
+    summary = summarize(problems)
+    if args.format == "json":
+        print(json.dumps({
+            "ok": not problems, "checked": where, "summary": summary,
+            "problems": [{"path": p.path, "line": p.line, "locale": _locale_of(p),
+                          "message": p.message} for p in problems],
+        }, ensure_ascii=False, indent=2))
+        return 1 if problems else 0
     for problem in problems:
         print(problem)
+    for locale, count in summary.items():
+        print(f"catalog check: {locale}: {count} problem(s)", file=sys.stderr)
     if problems:
         print(f"catalog check: {len(problems)} problem(s) in {where}", file=sys.stderr)
         return 1
@@ -390,5 +342,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument(
         "--templates", metavar="DIR", action="append",
         help="your own template folder: its strings must be translated in every locale",
+    )
+    check.add_argument(
+        "--locale", metavar="LOCALE", action="append",
+        help="report only this catalog locale, e.g. de or pt_BR (repeatable)",
+    )
+    check.add_argument(
+        "--format", choices=("text", "json"), default="text",
+        help="json: one object with ok, summary (problems per locale) and problems, for CI",
     )
     check.set_defaults(func=run_check)

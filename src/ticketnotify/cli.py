@@ -17,6 +17,7 @@ COMMANDS: tuple[str, ...] = (
     "ticketnotify.worker.cli",
     "ticketnotify.outbox.cli",
     "ticketnotify.guest.cli",
+    "ticketnotify.dev.server",
 )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import Literal
 
 from . import graphemes
 from .errors import InvalidInputError
@@ -278,6 +279,14 @@ class TicketUpdate:
             string means a ticket whose key and number are that string. Ignored on other kinds.
         brand: Name of the ``Brand`` this update goes out as (sender, links, look, reply
             mode); ``None`` lets the notifier's ``brand_for`` or default brand decide.
+        excerpt_format: How ``excerpt`` is written: ``"text"`` (default, shown as typed),
+            ``"markdown"`` (CommonMark) or ``"html"``; Markdown and HTML are sanitized to a
+            safe subset for the HTML part and turned into readable text elsewhere
+            (docs/excerpts.md).
+        author_name: Optional display name of who wrote the reply (one line, at most 256
+            characters), shown above the excerpt in email; never in pushes.
+        attachments: How many files the reply carries, 0 to 10,000 (default 0); emails
+            say "2 attachments", no attachment content is ever sent.
 
     Raises:
         InvalidInputError: on construction, naming the field (``"kind"``, ``"excerpt"``,
@@ -294,6 +303,9 @@ class TicketUpdate:
     new_replies: int = 1
     merged_into: Ticket | str | None = None
     brand: str | None = None
+    excerpt_format: Literal["text", "markdown", "html"] = "text"
+    author_name: str | None = None
+    attachments: int = 0
 
     def __post_init__(self) -> None:
         check_text("event_id", self.event_id, max_len=200)
@@ -323,6 +335,14 @@ class TicketUpdate:
             raise InvalidInputError("merged_into", "must be a Ticket, a ticket key or None")
         if self.brand is not None:
             check_text("brand", self.brand, max_len=64)
+        if self.excerpt_format not in ("text", "markdown", "html"):
+            raise InvalidInputError("excerpt_format",
+                                    f"{self.excerpt_format!r} is not text, markdown or html")
+        if self.author_name is not None:
+            check_text("author_name", self.author_name, max_len=256)
+        a = self.attachments
+        if not isinstance(a, int) or isinstance(a, bool) or not 0 <= a <= MAX_NEW_REPLIES:
+            raise InvalidInputError("attachments", f"must be an integer from 0 to {MAX_NEW_REPLIES}")
         n = self.new_replies
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_NEW_REPLIES:
             raise InvalidInputError("new_replies", f"must be an integer from 1 to {MAX_NEW_REPLIES}")

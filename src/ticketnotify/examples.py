@@ -59,6 +59,9 @@ def parse_examples(data: Any, *, source: str = "examples") -> list[TicketUpdate]
                 new_replies=event.get("new_replies", 1),
                 merged_into=event.get("merged_into"),
                 brand=event.get("brand"),
+                excerpt_format=event.get("excerpt_format", "text"),
+                author_name=event.get("author_name"),
+                attachments=event.get("attachments", 0),
             ))
         except InvalidInputError as exc:
             raise InvalidInputError(f"{where}.{exc.field}", exc.problem) from exc

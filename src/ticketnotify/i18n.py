@@ -8,7 +8,9 @@ build step; no ``.mo`` file is ever written or shipped.
 from __future__ import annotations
 
 import io
+import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +23,17 @@ from babel.messages.plurals import get_plural
 from babel.messages.pofile import PoFileError, read_po
 from babel.support import Translations
 
+from .catalog_entries import runtime_problem
 from .errors import CatalogError, ConfigurationError, UnknownLocaleError
 
 DOMAIN = "ticketnotify"
+SOURCE_LOCALE = "en"  # msgids are English: text no catalog translates is in this language
+# QA pseudo-locales (issue 15.5): generated from the English source at run time, never shipped.
+PSEUDO_LOCALES = frozenset({"xx_long", "xx_rtl"})
+
+log = logging.getLogger("ticketnotify.i18n")
+_LOGGED: set[tuple[str, str]] = set()
+_LOGGED_LOCK = threading.Lock()
 
 
 def default_locales_dir() -> Path:
@@ -42,12 +52,47 @@ def parse_locale(text: str) -> Locale:
     """Parse ``sv_SE``, ``sv-SE`` or ``sv``; anything else is an ``UnknownLocaleError``."""
     if not isinstance(text, str) or not text.strip():
         raise UnknownLocaleError("locale", f"{text!r} is not a locale; use a tag such as 'sv_SE'")
+    if pseudo_locale(text) is not None:
+        return Locale.parse(SOURCE_LOCALE)  # formats like the English it is made from
     try:
         return Locale.parse(text.strip().replace("-", "_"))
     except (ValueError, TypeError, BabelUnknownLocaleError) as exc:
         raise UnknownLocaleError(
             "locale", f"{text!r} is not a locale ({exc}); use a tag such as 'sv_SE' or 'en'"
         ) from exc
+
+
+def pseudo_locale(text: str) -> str | None:
+    """``"xx_long"``/``"xx_rtl"`` for ``xx-long``, ``xx_RTL`` ..., else ``None``."""
+    key = text.strip().replace("-", "_").lower()
+    return key if key in PSEUDO_LOCALES else None
+
+
+def text_direction(locale_id: str) -> str:
+    """``"rtl"`` or ``"ltr"``: CLDR's character order for the locale (ar, he, fa, ur ...).
+
+    Args:
+        locale_id: a catalog or recipient locale (``"ar"``, ``"he_IL"``, ``"xx-rtl"``).
+
+    Returns:
+        The value for ``<html dir>``; ``"ltr"`` for a tag Babel does not know.
+    """
+    pseudo = pseudo_locale(locale_id)
+    if pseudo is not None:
+        return "rtl" if pseudo == "xx_rtl" else "ltr"
+    try:
+        order = Locale.parse(locale_id.replace("-", "_")).character_order
+    except (ValueError, TypeError, BabelUnknownLocaleError):
+        return "ltr"
+    return "rtl" if order == "right-to-left" else "ltr"
+
+
+def language_tag(locale_id: str) -> str:
+    """The BCP 47 tag for ``<html lang>`` / ``Content-Language`` (``pt_BR`` → ``pt-BR``)."""
+    pseudo = pseudo_locale(locale_id)
+    if pseudo is not None:
+        return "en-XA" if pseudo == "xx_long" else "en-XB"  # the pseudo-locale convention
+    return locale_id.replace("_", "-")
 
 
 def po_path(locales_dir: Path, locale: str) -> Path:
@@ -103,17 +148,19 @@ def read_catalog(path: Path, locale: str | None = None) -> Catalog:
         ) from exc
 
 
-def translations_from_po(path: Path, locale: str) -> Translations:
+def translations_from_po(path: Path, locale: str, *, quiet: bool = False) -> Translations:
     """Compile a .po in memory into gettext ``Translations`` (fuzzy entries are skipped).
 
     Raises:
         CatalogError: the file does not parse, or its ``Plural-Forms`` header does not
             compile or picks a form the catalog lacks (``path`` names the file).
     """
-    return translations_from_catalog(read_catalog(path, locale), path, locale)
+    return translations_from_catalog(read_catalog(path, locale), path, locale, quiet=quiet)
 
 
-def translations_from_catalog(catalog: Catalog, path: Path, locale: str) -> Translations:
+def translations_from_catalog(
+    catalog: Catalog, path: Path, locale: str, *, quiet: bool = False
+) -> Translations:
     """Compile a parsed catalog into gettext ``Translations`` (fuzzy entries are skipped).
 
     Babel reads a broken ``Plural-Forms`` header without complaint; gettext only fails when
@@ -134,7 +181,58 @@ def translations_from_catalog(catalog: Catalog, path: Path, locale: str) -> Tran
             path=str(path),
         ) from exc
     check_plural_rule(path, locale, translations.plural, catalog.num_plurals)
+    drop_unusable_entries(translations, catalog, path, quiet=quiet)
     return translations
+
+
+def drop_unusable_entries(
+    translations: Translations, catalog: Catalog, path: Path, *, quiet: bool = False
+) -> int:
+    """Leave out entries the renderer cannot use, so each falls back on its own.
+
+    A ``%(subjekt)s`` typo, changed markup or a half-translated plural must not stop a
+    notification: the entry is removed from the compiled catalog, so that one string comes
+    from the next catalog in the chain or, failing that, is the English source with English
+    plural rules. Each entry is logged once per process (``ticketnotify.i18n``, WARNING);
+    ``catalog check`` still reports it.
+
+    Args:
+        translations: the compiled catalog, changed in place.
+        catalog: the parsed catalog it was compiled from.
+        path: the ``.po`` file, for the log line.
+        quiet: log nothing (``catalog check`` reports the entries itself).
+
+    Returns:
+        How many entries were left out.
+    """
+    dropped = 0
+    table = translations._catalog
+    for message in catalog:
+        if not message.id:
+            continue
+        problem = runtime_problem(message)
+        if problem is None:
+            continue
+        ids = (message.id,) if isinstance(message.id, str) else tuple(message.id)
+        key = ids[0] if message.context is None else f"{message.context}\x04{ids[0]}"
+        if len(ids) == 1:
+            table.pop(key, None)
+        else:
+            for index in range(max(catalog.num_plurals, len(message.string or ()))):
+                table.pop((key, index), None)
+        dropped += 1
+        if not quiet:
+            _log_once(str(path), f"{path}:{message.lineno or 0}: entry not used, readers "
+                      f"get the fallback text for msgid {ids[0][:60]!r}: {problem}")
+    return dropped
+
+
+def _log_once(path: str, text: str) -> None:
+    with _LOGGED_LOCK:
+        if (path, text) in _LOGGED:
+            return
+        _LOGGED.add((path, text))
+    log.warning("%s; run `ticketnotify catalog check`", text)
 
 
 # Enough counts to reach every branch of the CLDR rules (n%10, n%100, n%1000 families).
@@ -253,8 +351,14 @@ class LocaleSet:
             )
         return cls(available=frozenset(found), default=default_norm)
 
-    def negotiate(self, locale: str) -> str:
-        """Best catalog for ``locale``: exact (``sv_SE``), then language (``sv``), then default."""
+    def negotiate(self, locale: str, *, pseudo: bool = False) -> str:
+        """Best catalog for ``locale``: exact (``sv_SE``), then language (``sv``), then default.
+
+        With ``pseudo`` (staging, previews) ``xx-long`` and ``xx-rtl`` name themselves.
+        """
+        found = pseudo_locale(locale) if pseudo else None
+        if found is not None:
+            return found
         parsed = parse_locale(locale)
         for candidate in (str(parsed), parsed.language):
             if candidate in self.available:

@@ -10,15 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
+from . import graphemes
 from .brands import Brand, Links, ReplyMode, fill_url, link_values, reply_headers
 from .channels.mime.builder import build_mime, mime_bytes
-from .errors import InvalidInputError
+from .errors import InvalidInputError, TicketNotifyError
 from .events import AccountUser, TicketUpdate, UpdateKind
 from .examples import default_examples_dir, load_examples
 from .messages import EmailMessage
@@ -26,6 +30,10 @@ from .notifier import ExcerptPolicy
 from .rendering import RenderConfig, Renderer
 from .routing import link_ticket
 
+# Limits the gallery flags (docs/i18n.md gives the sources): what a reader sees before a
+# client cuts the text, counted in grapheme clusters.
+SUBJECT_LIMIT = 78
+PUSH_TITLE_LIMIT = 40
 SENDER = "support@example.com"
 SENDER_NAME = "Example Support"
 DOMAIN = "example.com"
@@ -89,6 +97,8 @@ class PreviewEntry:
     subject: str
     preheader: str
     files: dict[str, str] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    error: str = ""
 
 
 def _slug(index: int, event_id: str) -> str:
@@ -105,21 +115,75 @@ def render_previews(
     *,
     renderer: Renderer | None = None,
     options: PreviewOptions = PreviewOptions(),
+    locales: Sequence[str] | None = None,
 ) -> list[PreviewEntry]:
-    """Render every update in every catalog locale and every kind into ``out_dir``."""
-    renderer = renderer or Renderer()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    entries: list[PreviewEntry] = []
-    for index, original in enumerate(updates, start=1):
-        example = _slug(index, original.event_id)
-        for locale in sorted(renderer.locales):
-            for kind in UpdateKind:
-                update = replace(
-                    original, kind=kind, recipient=replace(original.recipient, locale=locale)
-                )
-                entries.append(_render_one(renderer, update, out_dir, example, options))
-    write_index(out_dir, entries)
+    """Render every update in every locale and every kind into ``out_dir``.
+
+    The files are written to a temporary folder next to ``out_dir`` that replaces it only
+    when everything is written, so an interrupted run never leaves a half-written gallery.
+    A message that cannot be rendered is listed with its error; the others still render.
+    An example naming an unknown brand is refused before anything is written.
+
+    Args:
+        updates: the example updates.
+        out_dir: the gallery folder (replaced as a whole).
+        renderer: the renderer (default: shipped catalogs, pseudo-locales on).
+        options: links, brands and excerpt policy.
+        locales: the recipient locales to show (default: every catalog locale, shipped and
+            host); ``xx-long`` / ``xx-rtl`` need a renderer with ``pseudo_locales=True``.
+
+    Returns:
+        One ``PreviewEntry`` per example × locale × kind, with ``flags`` for a subject or
+        push title longer than ``SUBJECT_LIMIT`` / ``PUSH_TITLE_LIMIT`` clusters.
+
+    Raises:
+        InvalidInputError: an example names a brand ``options.brands`` lacks (``field``
+            ``"brand"``); ``out_dir`` is left as it was.
+    """
+    renderer = renderer or Renderer(RenderConfig(pseudo_locales=True))
+    for original in updates:  # an example naming no known brand is refused before any write
+        options.brand_of(original)
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        entries: list[PreviewEntry] = []
+        for index, original in enumerate(updates, start=1):
+            example = _slug(index, original.event_id)
+            for locale in locales or sorted(renderer.locales):
+                for kind in UpdateKind:
+                    update = replace(
+                        original, kind=kind, recipient=replace(original.recipient, locale=locale)
+                    )
+                    try:
+                        entries.append(_render_one(renderer, update, work, example, options))
+                    except TicketNotifyError as exc:
+                        entries.append(PreviewEntry(
+                            example=example, locale=update.recipient.locale, kind=kind.value,
+                            recipient=update.recipient.email, subject="", preheader="",
+                            error=str(exc)))
+        write_index(work, entries)
+        _swap_in(work, out_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     return entries
+
+
+def _swap_in(work: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by the finished ``work`` folder (two renames)."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{work.name.rsplit('.', 1)[-1]}")
+        out_dir.rename(old)
+    work.rename(out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _over(label: str, text: str, limit: int) -> str | None:
+    count = len(graphemes.clusters(text))
+    return f"{label} {count} > {limit} characters" if count > limit else None
 
 
 def _render_one(
@@ -158,6 +222,7 @@ def _render_one(
         recipient=("guest " if guest else "account ") + r.email,
         subject=subject, preheader=email.preheader,
     )
+    entry.flags = [f for f in [_over("subject", subject, SUBJECT_LIMIT)] if f]
     message = EmailMessage(
         delivery_id=f"preview-{example}-{r.locale}-{stem}", ticket_id=ticket_id,
         ticket_subject=update.ticket.subject if with_subject else "", locale=r.locale,
@@ -174,6 +239,9 @@ def _render_one(
     }
     if not guest:
         push = renderer.render_update_push(update, include_excerpt=excerpts.push)
+        flag = _over("push title", push.title, PUSH_TITLE_LIMIT)
+        if flag:
+            entry.flags.append(flag)
         files["push.json"] = json.dumps(
             {"title": push.title, "body": push.body, "locale": r.locale, "kind": stem,
              "deep_link": app or web},
@@ -186,37 +254,78 @@ def _render_one(
     return entry
 
 
+_PAGE_CSS = (
+    ":root{color-scheme:light dark}"
+    "body{font-family:system-ui,sans-serif;margin:0 auto;padding:12px;max-width:1100px;"
+    "color:#1f2937;background:#fff}"
+    "@media (prefers-color-scheme:dark){body{color:#e5e7eb;background:#111827}}"
+    "h2{font-size:1.05em;margin:24px 0 8px;padding:6px 8px;background:rgba(127,127,127,.15);"
+    "overflow-wrap:anywhere}"
+    ".msg{border-bottom:1px solid rgba(127,127,127,.3);padding:8px 0}"
+    ".meta{font-size:90%;color:#6b7280}.subject{overflow-wrap:anywhere}"
+    ".flag{color:#b91c1c;font-weight:bold}.error{color:#b91c1c}"
+    ".files a{margin-inline-end:10px;display:inline-block}"
+    ".frames{display:flex;gap:12px;overflow-x:auto;max-width:100%;padding:8px 0}"
+    ".frames figure{margin:0}.frames iframe{border:1px solid #9ca3af;height:640px;"
+    "background:#fff}.w375{width:375px}.w700{width:700px}"
+    "#dark:checked~main .frames iframe{filter:invert(1) hue-rotate(180deg)}"
+)
+
+
 def write_index(out_dir: Path, entries: list[PreviewEntry]) -> Path:
-    """A static gallery page: one row per example × locale × kind, links to every file."""
-    rows: list[str] = []
+    """A static gallery page that fits a 375 px phone.
+
+    One block per example × locale × kind: subject and preheader (isolated, so right-to-left
+    text reads right), flags for over-long subjects and push titles, links to every file,
+    and the HTML mail at phone (375 px) and desktop (700 px) width, in light mode or, with
+    the *dark mode* switch, inverted the way dark-mode mail apps recolour a light mail.
+    The frames scroll sideways inside the page, which itself never gets wider than the
+    screen; they load only when a message's *show* is opened.
+    """
+    blocks: list[str] = []
     current = ""
+    flagged = sum(bool(e.flags) for e in entries)
     for e in entries:
         if e.example != current:
             current = e.example
-            rows.append(f'<tr class="example"><th colspan="4" id="{escape(e.example)}">'
-                        f"{escape(e.example)} · {escape(e.recipient)}</th></tr>")
+            blocks.append(f'<h2 id="{escape(e.example)}">{escape(e.example)} · '
+                          f"{escape(e.recipient)}</h2>")
         links = " ".join(
             f'<a href="{escape(quote(path))}">{escape(label)}</a>'
             for label, path in e.files.items()
         )
-        rows.append(
-            f"<tr><td>{escape(e.locale)}</td><td>{escape(e.kind)}</td>"
-            f'<td dir="auto"><strong>{escape(e.subject)}</strong><br>'
-            f'<span class="pre">{escape(e.preheader)}</span></td><td>{links}</td></tr>'
+        flags = "".join(f'<div class="flag">⚠ {escape(f)}</div>' for f in e.flags)
+        error = f'<div class="error">{escape(e.error)}</div>' if e.error else ""
+        frames = ""
+        if "html" in e.files:
+            src = escape(quote(e.files["html"]))
+            frames = (
+                '<details><summary>show at 375 px and 700 px</summary><div class="frames">'
+                f'<figure><figcaption>375 px</figcaption><iframe class="w375" loading="lazy" '
+                f'src="{src}" title="{escape(e.kind)} at 375 px"></iframe></figure>'
+                f'<figure><figcaption>700 px</figcaption><iframe class="w700" loading="lazy" '
+                f'src="{src}" title="{escape(e.kind)} at 700 px"></iframe></figure>'
+                "</div></details>"
+            )
+        blocks.append(
+            f'<div class="msg" data-locale="{escape(e.locale)}" data-kind="{escape(e.kind)}">'
+            f'<div class="meta">{escape(e.locale)} · {escape(e.kind)}</div>'
+            f'<div class="subject"><strong><bdi dir="auto">{escape(e.subject)}</bdi></strong>'
+            f'<br><span class="meta"><bdi dir="auto">{escape(e.preheader)}</bdi></span></div>'
+            f'{flags}{error}<div class="files">{links}</div>{frames}</div>'
         )
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        "<title>ticketnotify previews</title><style>"
-        "body{font-family:system-ui,sans-serif;margin:24px;color:#1f2937}"
-        "table{border-collapse:collapse;width:100%}td,th{padding:6px 10px;text-align:left;"
-        "border-bottom:1px solid #e5e7eb;vertical-align:top}tr.example th{background:#f3f4f6}"
-        ".pre{color:#6b7280;font-size:90%}a{margin-right:8px}</style></head><body>"
-        f"<h1>ticketnotify previews</h1><p>{len(entries)} messages. Open .html in a browser, "
-        ".eml in a mail client, .txt for the plain-text alternative, .push.json for push.</p>"
-        "<table><thead><tr><th>Locale</th><th>Kind</th><th>Subject / preheader</th>"
-        "<th>Files</th></tr></thead><tbody>\n"
-        + "\n".join(rows)
-        + "\n</tbody></table></body></html>\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="color-scheme" content="light dark">'
+        f"<title>ticketnotify previews</title><style>{_PAGE_CSS}</style></head><body>"
+        '<input type="checkbox" id="dark"> <label for="dark">dark mode</label>'
+        f"<main><h1>ticketnotify previews</h1><p>{len(entries)} messages, {flagged} flagged "
+        f"(subject over {SUBJECT_LIMIT} or push title over {PUSH_TITLE_LIMIT} characters). "
+        "Open .html in a browser, .eml in a mail client, .txt for the plain-text alternative, "
+        ".push.json for push.</p>\n"
+        + "\n".join(blocks)
+        + "\n</main></body></html>\n"
     )
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
@@ -231,9 +340,14 @@ def run_preview(args: argparse.Namespace) -> int:
         push=args.push_excerpt, guest_email=args.guest_excerpt, guest_subject=args.guest_subject))
     renderer = Renderer(RenderConfig(locales_dirs=args.locales or (),
                                      templates_dirs=args.templates or (),
-                                     default_locale=args.default_locale))
-    entries = render_previews(updates, out_dir, renderer=renderer, options=options)
-    print(f"preview: {len(entries)} messages from {len(updates)} examples; "
+                                     default_locale=args.default_locale, pseudo_locales=True))
+    entries = render_previews(updates, out_dir, renderer=renderer, options=options,
+                              locales=args.locale or None)
+    for entry in entries:
+        for problem in ([*entry.flags, entry.error] if entry.error else entry.flags):
+            print(f"{entry.example}/{entry.locale}/{entry.kind}: {problem}", file=sys.stderr)
+    print(f"preview: {len(entries)} messages from {len(updates)} examples, "
+          f"{sum(bool(e.flags) for e in entries)} flagged; "
           f"open {out_dir / 'index.html'}", file=sys.stderr)
     return 0
 
@@ -253,6 +367,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--guest-subject", action="store_true",
                         help="show the ticket subject in guest emails (off by default: "
                              "unverified mailboxes)")
+    parser.add_argument("--locale", metavar="LOCALE", action="append",
+                        help="render only this recipient locale (repeatable), e.g. sv_SE or "
+                             "the QA pseudo-locales xx-long and xx-rtl (default: every catalog)")
     parser.add_argument("--locales", metavar="DIR", action="append",
                         help="your own catalog folder, merged over the shipped catalogs "
                              "(repeatable; earlier wins)")

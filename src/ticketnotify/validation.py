@@ -210,7 +210,8 @@ def check_locale(field_name: str, value: object) -> str:
         value: A locale identifier, with ``-`` or ``_``.
 
     Returns:
-        The normalised identifier (``"sv-se"`` → ``"sv_SE"``).
+        The normalised identifier (``"sv-se"`` → ``"sv_SE"``); the QA pseudo-locales
+        ``xx-long``/``xx-rtl`` as ``"xx_long"``/``"xx_rtl"``.
 
     Raises:
         UnknownLocaleError: Babel knows no such locale (a subclass of
@@ -219,6 +220,11 @@ def check_locale(field_name: str, value: object) -> str:
             characters.
     """
     text = check_text(field_name, value, max_len=35)
+    from .i18n import pseudo_locale  # QA pseudo-locales xx-long / xx-rtl (docs/i18n.md)
+
+    pseudo = pseudo_locale(text)
+    if pseudo is not None:
+        return pseudo
     try:
         parsed = Locale.parse(text.replace("-", "_"))
     except Exception as exc:  # babel.core.UnknownLocaleError does not subclass ValueError

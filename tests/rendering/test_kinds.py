@@ -130,7 +130,7 @@ async def test_received_gives_a_guest_the_signed_link_and_explains_the_code() ->
     opened = links.open(found.group(1), ticket_id="12345", email="sam@example.com")
     assert opened.ticket_id == "12345"
     # The ticket number itself is the link (help article), as well as the button.
-    assert re.search(r'<a class="link" href="[^"]*token=[^"]+"[^>]*>12345</a>', html)
+    assert re.search(r'<a class="link" href="[^"]*token=[^"]+"[^>]*><bdi dir="auto">12345</bdi></a>', html)
     assert "We have received your ticket" in text
     assert "Keep this email" in text and "has a link of its own" in text
     assert "verify your email address with a code" in text
@@ -159,8 +159,8 @@ async def test_merged_links_to_the_surviving_ticket_and_keeps_the_old_thread() -
     assert notice["Subject"] == old["Subject"] == "Your support ticket 12345 has been updated"
     assert notice["References"] == old["References"]  # one conversation in the mail client
     text = body(notice, "plain")
-    assert "has been merged into ticket \u206812399\u2069" in text
-    assert "View ticket \u206812399\u2069: https://help.example.com/guest/12399?token=" in text
+    assert "has been merged into ticket 12399" in text
+    assert "View ticket 12399: https://help.example.com/guest/12399?token=" in text
     found = re.search(r"https://help\.example\.com/guest/12399\?token=(\S+)", text)
     assert found
     assert links.open(found.group(1), ticket_id="12399", email="sam@example.com")
@@ -215,10 +215,10 @@ def test_merged_into_is_checked_and_ignored_by_other_kinds(renderer: Renderer) -
         (UpdateKind.AWAITING_REPLY, "sv", ["Vi väntar fortfarande på ditt svar",
                                            "kan ärendet komma att stängas automatiskt"]),
         (UpdateKind.CLOSED, "en", ["can no longer reply in it", "submit a new ticket and mention "
-                                   "ticket number \u206812345\u2069",
+                                   "ticket number 12345",
                                    "This email was sent automatically and replies to it are not read."]),
         (UpdateKind.CLOSED, "sv", ["Ditt ärende har stängts", "skicka in ett nytt ärende och ange "
-                                   "ärendenummer \u206812345\u2069", "Stängt:"]),
+                                   "ärendenummer 12345", "Stängt:"]),
         (UpdateKind.CLOSED_INACTIVE, "en", ["because we have not heard from you",
                                             "open the ticket and reply there"]),
         (UpdateKind.CLOSED_INACTIVE, "sv", ["eftersom vi inte har hört något från dig",
@@ -233,7 +233,7 @@ def test_reminder_and_closing_copy(
         news, ticket_url="u", app_url=None, guest=False, include_excerpt=False)
     for needle in needles:
         assert needle in email.text, needle
-        assert escape(needle.split("\u2068")[0]) in email.html, needle
+        assert escape(needle.split(" 12345")[0]) in email.html, needle
     if kind is UpdateKind.CLOSED:  # a closed ticket takes no replies: the footer says nothing else
         assert "click Send" not in email.text and "klickar på Skicka" not in email.text
         assert "in this ticket instead of creating a new one" not in email.text

@@ -26,7 +26,7 @@ def test_a_worker_without_channels_says_how_to_configure_one(
 ) -> None:
     for name in ("TICKETNOTIFY_SMTP_SENDER", "TICKETNOTIFY_SMTP_HOST"):
         monkeypatch.delenv(name, raising=False)
-    SQLiteOutbox(tmp_path / "o.db").close()  # the worker opens an outbox, never makes one
+    SQLiteOutbox(tmp_path / "o.db").close()  # the publisher made it; the worker never does
     assert main(["worker", "--once", "--outbox", f"sqlite:///{tmp_path}/o.db"]) == 2
     assert "no channels configured" in capsys.readouterr().err
 

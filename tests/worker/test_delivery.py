@@ -17,7 +17,7 @@ from ticketnotify.errors import (
     TransientDeliveryError,
 )
 from ticketnotify.events import Device, Platform
-from ticketnotify.messages import EmailMessage, PushMessage
+from ticketnotify.messages import EmailMessage, Message, PushMessage
 from ticketnotify.outbox import JobStatus, MemoryOutbox, NewJob
 from ticketnotify.outbox.base import Job
 from ticketnotify.worker import DeadLetter, RetryLater, RetryPolicy, Worker
@@ -114,7 +114,7 @@ class PushOnly(MemoryChannel):
     """An adapter that carries push messages only."""
 
     name: ClassVar[str] = "push-only"
-    carries: ClassVar[str] = "push"
+    carries: ClassVar[tuple[type[Message], ...]] = (PushMessage,)
 
 
 async def test_a_job_of_the_wrong_kind_is_dead_lettered_unsent(clock: FakeClock) -> None:

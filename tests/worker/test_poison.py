@@ -14,7 +14,7 @@ import pytest
 
 from ticketnotify.channels.base import Channel
 from ticketnotify.channels.memory import MemoryChannel
-from ticketnotify.messages import Message, PushMessage, Receipt
+from ticketnotify.messages import EmailMessage, Message, PushMessage, Receipt
 from ticketnotify.outbox.base import JobStatus, NewJob, Outbox
 from ticketnotify.outbox.cli import main as outbox_main
 from ticketnotify.outbox.memory import MemoryOutbox
@@ -99,13 +99,12 @@ async def test_drain_returns_and_bad_jobs_end_dead_within_max_attempts(
         "job000000", "job000003", "job000004", "job000005"]
 
 
-class Blank(Channel):
+class Blank(Channel[EmailMessage]):
     """Carries email, but its ``send`` answers with something that is not a Receipt."""
 
     name: ClassVar[str] = "blank"
-    carries: ClassVar[str] = "email"
 
-    async def send(self, message: Message) -> Receipt:
+    async def deliver(self, message: EmailMessage) -> Receipt:
         return None  # type: ignore[return-value]
 
 

@@ -38,10 +38,12 @@ LINKS = Links(web_ticket_url="https://help.example.com/tickets/{ticket_id}",
 ANNA = AccountUser(user_id="u-1", email="anna@example.se", locale="sv_SE",
                    time_zone="Europe/Stockholm", name="Anna")
 HEADER = ('msgid ""\nmsgstr ""\n"Language: {lang}\\n"\n'
-          '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n'
+          '"Plural-Forms: nplurals=2; plural={plural};\\n"\n'
           '"Content-Type: text/plain; charset=utf-8\\n"\n\n')
-# A msgstr naming a placeholder its msgid does not have parses, but cannot be filled.
-BROKEN = 'msgid "View ticket"\nmsgstr "Öppna %(missing)s"\n'
+ENTRY = 'msgid "View ticket"\nmsgstr "Öppna ärendet"\n'
+# A Plural-Forms rule that parses but fails when evaluated: the catalog cannot be compiled,
+# so no string of that locale renders (a broken entry alone falls back per string).
+BROKEN_RULE = "(n / 0)"
 
 
 def _update(recipient: AccountUser | Guest = ANNA, event_id: str = "e-1",
@@ -51,10 +53,10 @@ def _update(recipient: AccountUser | Guest = ANNA, event_id: str = "e-1",
                         excerpt="Vi har rättat det.", brand=brand)
 
 
-def _po(root: Path, lang: str, entries: str) -> Path:
+def _po(root: Path, lang: str, entries: str, plural: str = "(n != 1)") -> Path:
     po = root / lang / "LC_MESSAGES" / "ticketnotify.po"
     po.parent.mkdir(parents=True, exist_ok=True)
-    po.write_text(HEADER.format(lang=lang) + entries, "utf-8")
+    po.write_text(HEADER.format(lang=lang, plural=plural) + entries, "utf-8")
     return root
 
 
@@ -88,7 +90,7 @@ async def test_a_catalog_broken_after_publish_still_delivers_in_the_default_loca
         tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
     outbox = MemoryOutbox()
     Notifier(outbox, links=LINKS, guest_links=None, clock=clock).publish(_update())
-    broken = Renderer(RenderConfig(locales_dirs=[_po(tmp_path, "sv", BROKEN)]))
+    broken = Renderer(RenderConfig(locales_dirs=[_po(tmp_path, "sv", ENTRY, BROKEN_RULE)]))
     with caplog.at_level(logging.WARNING, logger="ticketnotify.worker.render"):
         channel, worker = await _deliver(outbox, broken, clock)
     (mail,) = channel.sent
@@ -99,7 +101,7 @@ async def test_a_catalog_broken_after_publish_still_delivers_in_the_default_loca
     job = next(iter(outbox._jobs.values()))
     assert record.job_id == job.id  # type: ignore[attr-defined]
     assert record.locale == "sv_SE" and record.fallback_locale == "en"  # type: ignore[attr-defined]
-    assert "missing" in record.error  # type: ignore[attr-defined]
+    assert "Plural-Forms" in record.error  # type: ignore[attr-defined]
     assert job.status is JobStatus.DELIVERED
 
 
@@ -107,7 +109,8 @@ async def test_when_the_default_locale_fails_too_the_job_is_retried_not_dead(
         tmp_path: Path, clock: FakeClock) -> None:
     outbox = MemoryOutbox()
     Notifier(outbox, links=LINKS, guest_links=None, clock=clock).publish(_update())
-    locales = _po(_po(tmp_path, "sv", BROKEN), "en", BROKEN.replace("Öppna", "Open"))
+    locales = _po(_po(tmp_path, "sv", ENTRY, BROKEN_RULE), "en",
+                  ENTRY.replace("Öppna ärendet", "Open it"), BROKEN_RULE)
     channel, worker = await _deliver(outbox, Renderer(RenderConfig(locales_dirs=[locales])),
                                      clock)
     assert channel.sent == [] and worker.stats.dead == 0

@@ -38,6 +38,7 @@ class RecordingHandler:
         self.messages: list[ReceivedMessage] = []
         self.eml_dir = eml_dir
         self._changed = asyncio.Condition()
+        self._next_number: int | None = None
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Accept and record the message; subclasses may refuse first."""
@@ -49,8 +50,7 @@ class RecordingHandler:
         data = envelope.original_content or b""
         path = None
         if self.eml_dir is not None:
-            path = self.eml_dir / f"{len(self.messages) + 1:05d}.eml"
-            path.write_bytes(data)
+            path = self._write_new(self.eml_dir, data)
         peer = session.peer
         transport = server.transport
         tls = session.ssl is not None or (
@@ -66,6 +66,25 @@ class RecordingHandler:
         ))
         async with self._changed:
             self._changed.notify_all()
+
+    def _write_new(self, folder: Path, data: bytes) -> Path:
+        """Write ``data`` as the next ``NNNNN.eml`` after the highest one already there.
+
+        Numbering continues after files an earlier run (or anyone) left, and the file is
+        created exclusively, so a restarted server never overwrites a message it kept before.
+        """
+        if self._next_number is None:
+            numbers = [int(p.stem) for p in folder.glob("*.eml") if p.stem.isdigit()]
+            self._next_number = max(numbers, default=0) + 1
+        while True:
+            path = folder / f"{self._next_number:05d}.eml"
+            self._next_number += 1
+            try:
+                with path.open("xb") as fh:
+                    fh.write(data)
+            except FileExistsError:
+                continue
+            return path
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedMessage]:
         """Return once ``count`` messages have arrived; TimeoutError if they do not in time."""
@@ -100,6 +119,7 @@ class LoopbackSMTPServer:
         self.handler = handler or RecordingHandler(Path(eml_dir) if eml_dir is not None else None)
         if handler is not None and eml_dir is not None:
             handler.eml_dir = Path(eml_dir)
+            handler._next_number = None
         self._tls_context = tls_context
         self._require_starttls = require_starttls
         self._implicit_tls = implicit_tls

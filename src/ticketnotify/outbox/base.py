@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .wakeups import NoWakeup, Wakeup
+
 
 class JobStatus(enum.StrEnum):
     """Life of a job: pending until delivered, or dead once retrying is pointless."""
@@ -299,6 +301,35 @@ class Outbox(ABC):
         Raises:
             OutboxUnavailableError: The store is out of reach.
         """
+
+    def oldest_due(self, now: datetime) -> datetime | None:
+        """When the longest-waiting due job became due, to tell how far behind workers are.
+
+        A due job is pending with ``next_attempt_at <= now`` (claimed or not: a job in a
+        crashed worker's lease is still waiting). ``now - oldest_due(now)`` is the age the
+        ``ticketnotify_outbox_oldest_due_age_seconds`` metric and ``outbox status`` show.
+
+        Args:
+            now: What counts as due.
+
+        Returns:
+            The earliest ``next_attempt_at`` among due jobs (timezone-aware UTC), or None
+            if nothing is due. A store without this answer returns None.
+
+        Raises:
+            OutboxUnavailableError: The store is out of reach.
+        """
+        return None
+
+    def wakeup(self) -> Wakeup:
+        """A new wake-up for one idle worker: it ends the worker's wait when jobs are added.
+
+        Returns:
+            A ``Wakeup``; ``MemoryOutbox`` and ``SQLiteOutbox`` wake workers in this
+            process, ``PostgresOutbox`` workers anywhere (``LISTEN``). A store without
+            wake-ups returns one that never rings (the worker polls).
+        """
+        return NoWakeup()
 
     def dead_letters(self, limit: int = 10) -> list[Job]:
         """The most recently dead-lettered jobs, for ``ticketnotify outbox status``.

@@ -8,9 +8,10 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from ..clock import utc_now
 from ..errors import ConfigurationError, InvalidInputError
 from .from_url import DEFAULT_URL, outbox_from_url
 
@@ -45,9 +46,13 @@ def register(subparsers: Any) -> None:
     """Add ``outbox`` to the ``ticketnotify`` command line (``worker`` lives in ``worker/cli.py``)."""
     outbox = subparsers.add_parser("outbox", help="inspect and repair the outbox")
     commands = outbox.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
-    status = commands.add_parser("status", help="jobs by channel and status, oldest pending")
+    status = commands.add_parser(
+        "status", help="jobs by channel and status, oldest pending and oldest due job, "
+                       "recent dead letters")
     _add_outbox_option(status)
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--json", action="store_true",
+                        help="one JSON object: counts, oldest_pending(_age_s), "
+                             "oldest_due(_age_s), recent_dead_letters with reasons")
     status.add_argument("--dead", type=int, default=10, metavar="N",
                         help="how many recent dead letters to list with their reasons")
     status.set_defaults(func=status_command)
@@ -63,21 +68,26 @@ def register(subparsers: Any) -> None:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    """Print counts by channel and status, and how long the oldest pending job has waited."""
+    """Print counts by channel and status, how long the oldest pending job has existed and
+    how long the oldest due job has waited for a worker (seconds), and recent dead letters."""
+    now = utc_now()
     store = outbox_from_url(args.outbox, create=False)
     try:
         counts = store.counts()
         oldest = store.oldest_pending()
+        due = store.oldest_due(now)
         dead = store.dead_letters(args.dead)
     finally:
         store.close()
-    now = datetime.now(UTC)
+    due_age = None if due is None else max(0.0, (now - due).total_seconds())
     if args.json:
         print(json.dumps({
             "counts": [{"channel": c.channel, "status": c.status.value, "count": c.count}
                        for c in counts],
             "oldest_pending": oldest.isoformat() if oldest else None,
             "oldest_pending_age_s": (now - oldest).total_seconds() if oldest else None,
+            "oldest_due": due.isoformat() if due else None,
+            "oldest_due_age_s": due_age,
             "recent_dead_letters": [
                 {"id": j.id, "idempotency_key": j.idempotency_key, "channel": j.channel,
                  "attempts": j.attempts, "reason": j.last_error} for j in dead],
@@ -91,6 +101,10 @@ def status_command(args: argparse.Namespace) -> int:
     else:
         age = (now - oldest).total_seconds()
         print(f"oldest pending: {oldest.isoformat()} ({age:.0f}s ago)")
+    if due is None:
+        print("oldest due: none (workers are keeping up)")
+    else:
+        print(f"oldest due: {due.isoformat()} (waiting {due_age:.1f}s for a worker)")
     if dead:
         print(f"recent dead letters (newest first, at most {args.dead}):")
     for j in dead:
@@ -105,7 +119,7 @@ def retry_command(args: argparse.Namespace) -> int:
     """Give dead jobs fresh attempts (after fixing what killed them)."""
     store = outbox_from_url(args.outbox, create=False)
     try:
-        revived = store.retry_dead(datetime.now(UTC), channel=args.channel)
+        revived = store.retry_dead(utc_now(), channel=args.channel)
     finally:
         store.close()
     print(f"{revived} dead job(s) pending again")
@@ -116,7 +130,7 @@ def purge_command(args: argparse.Namespace) -> int:
     """Delete finished jobs; pending ones are never purged."""
     store = outbox_from_url(args.outbox, create=False)
     try:
-        removed = store.purge(datetime.now(UTC) - args.older_than)
+        removed = store.purge(utc_now() - args.older_than)
     finally:
         store.close()
     print(f"{removed} finished job(s) purged")

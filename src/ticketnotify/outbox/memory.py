@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from ..errors import InvalidInputError
 from .base import ChannelCount, Job, JobStatus, NewJob, Outbox, Outcome, OutcomeKind
+from .wakeups import LocalSignal, Wakeup
 
 # What each kind of outcome makes of a job; the SQL stores' ``SET`` clauses say the same.
 _SETTLE: dict[OutcomeKind, Callable[[Job, Outcome], Job]] = {
@@ -31,6 +32,7 @@ class MemoryOutbox(Outbox):
         self._by_key: dict[str, int] = {}
         self._leased_by: dict[int, str] = {}  # the Job record has no owner field; stores do
         self._next_id = 1
+        self._signal = LocalSignal()
 
     def add(
         self, jobs: Sequence[NewJob], now: datetime, *, transaction: object | None = None
@@ -52,7 +54,9 @@ class MemoryOutbox(Outbox):
                 self._by_key[new.idempotency_key] = job.id
                 self._next_id += 1
                 added += 1
-            return added
+        if added:
+            self._signal.ring()
+        return added
 
     def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:
         with self._lock:
@@ -119,6 +123,16 @@ class MemoryOutbox(Outbox):
         with self._lock:
             pending = [j.created_at for j in self._jobs.values() if j.status is JobStatus.PENDING]
         return min(pending, default=None)
+
+    def oldest_due(self, now: datetime) -> datetime | None:
+        with self._lock:
+            due = [j.next_attempt_at for j in self._jobs.values()
+                   if j.status is JobStatus.PENDING and j.next_attempt_at <= now]
+        return min(due, default=None)
+
+    def wakeup(self) -> Wakeup:
+        """Wakes a worker in this process as soon as ``add`` stores a new job."""
+        return self._signal.wakeup()
 
     def retry_dead(self, now: datetime, channel: str | None = None) -> int:
         with self._lock:

@@ -13,6 +13,7 @@ from ..databases import ConnectionFactory, Cursor, PostgresConnection, aware
 from ..errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
 from .base import Job, NewJob, Outcome, OutcomeKind
 from .sql import CLAIM_COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
+from .wakeups import CHANNEL, PostgresWakeup, Wakeup
 
 if TYPE_CHECKING:
     import psycopg
@@ -52,6 +53,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 
+def _notifying(insert: str) -> str:
+    """``insert`` (no RETURNING) made to ``pg_notify`` workers when it stored anything.
+
+    One statement, so publishing costs no extra round trip. The notification leaves at
+    commit (the host's, inside its transaction) and never after a rollback; PostgreSQL
+    folds repeats within one transaction into one.
+    """
+    return (f"WITH added AS ({insert} RETURNING 1)"
+            f" SELECT n, pg_notify('{CHANNEL}', '') FROM (SELECT count(*) AS n FROM added) AS c"
+            " WHERE n > 0")
+
+
+def _added(cur: Any) -> int:
+    """How many rows a ``_notifying`` statement stored (it returns no row for none)."""
+    row = cur.fetchone()
+    return 0 if row is None else int(row[0])
+
+
 # Where the connection's outbox table is: the same database and table means the same outbox.
 _WHERE = "SELECT current_database(), to_regclass(%s)::oid"
 
@@ -81,6 +100,7 @@ class PostgresOutbox(SQLOutbox):
         self, conninfo: str | ConnectionFactory, *, create_schema: bool = True
     ) -> None:
         self._db = PostgresConnection(conninfo, what="outbox", unavailable=OutboxUnavailableError)
+        self._conninfo = conninfo
         # Host connections already checked to reach this outbox (see ``add``).
         self._joined: weakref.WeakKeyDictionary[Any, None] = weakref.WeakKeyDictionary()
         self._where: tuple[str, int] | None = None
@@ -114,6 +134,17 @@ class PostgresOutbox(SQLOutbox):
                 " ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
                 (COMPONENT, len(MIGRATIONS)),
             )
+
+    def wakeup(self) -> Wakeup:
+        """A ``LISTEN`` on its own connection (made like the store's) for one worker.
+
+        Every ``add`` anywhere wakes it at commit. While that connection is down the
+        worker polls, and it is woken once listening again.
+        """
+        def connect() -> Any:
+            return PostgresConnection(self._conninfo, what="outbox wake-ups",
+                                      unavailable=OutboxUnavailableError).get()
+        return PostgresWakeup(connect)
 
     def check_schema(self) -> None:
         """Make sure the outbox table exists where this store connects (workers, tools).
@@ -161,13 +192,13 @@ class PostgresOutbox(SQLOutbox):
             " FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(k, c, m)"
             " ON CONFLICT (idempotency_key) DO NOTHING"
         )
+        sql = _notifying(sql)
         psycopg = self._db.psycopg
         try:
             if transaction is not None:
                 return self._add_in(transaction, sql, args)
             with self._transaction() as cur:
-                cur.execute(sql, args)
-                return cur.rowcount
+                return _added(cur.execute(sql, args))
         except (psycopg.DataError, psycopg.IntegrityError) as exc:
             raise refused(exc) from exc
 
@@ -194,7 +225,7 @@ class PostgresOutbox(SQLOutbox):
             with host.cursor() as cur:
                 cur.execute("SAVEPOINT ticketnotify_publish")
                 try:
-                    added: int = cur.execute(sql, args).rowcount
+                    added = _added(cur.execute(sql, args))
                 except BaseException:
                     with suppress(psycopg.Error):
                         cur.execute("ROLLBACK TO SAVEPOINT ticketnotify_publish")

@@ -149,6 +149,12 @@ class SQLOutbox(Outbox):
         (value,), = self._rows(f"SELECT min(created_at) FROM {TABLE} WHERE status = 'pending'")
         return None if value is None else self._from_db(value)
 
+    def oldest_due(self, now: datetime) -> datetime | None:
+        (value,), = self._rows(f"SELECT min(next_attempt_at) FROM {TABLE}"
+                               " WHERE status = 'pending' AND next_attempt_at <= %s",
+                               (self._to_db(now),))
+        return None if value is None else self._from_db(value)
+
     def retry_dead(self, now: datetime, channel: str | None = None) -> int:
         return self._run(
             f"UPDATE {TABLE} SET status = 'pending', attempts = 0, next_attempt_at = %s,"

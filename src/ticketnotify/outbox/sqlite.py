@@ -14,6 +14,7 @@ from ..databases import WAL_LIMIT, Cursor, SQLiteFile, to_micros
 from ..errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
 from .base import Job, NewJob, Outcome, OutcomeKind
 from .sql import CLAIM_COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
+from .wakeups import Wakeup, signal_for
 
 # Each entry moves the schema one version up; ``PRAGMA user_version`` records where a file is.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -109,6 +110,15 @@ class SQLiteOutbox(SQLOutbox):
             ))
         self.path = self._db.path
         self.create_schema()
+        stat = os.stat(self.path)
+        self._signal = signal_for((stat.st_dev, stat.st_ino))  # one bell per file, any path
+
+    def wakeup(self) -> Wakeup:
+        """Wakes a worker in this process when any store open on this file adds jobs.
+
+        Workers in other processes are not woken; they poll (adaptively, see ``Worker``).
+        """
+        return self._signal.wakeup()
 
     def create_schema(self) -> None:
         """Apply the migrations this file has not seen yet (idempotent, safe to race).
@@ -148,18 +158,24 @@ class SQLiteOutbox(SQLOutbox):
         )
         try:
             if transaction is not None:
-                return self._add_in(transaction, sql, rows)
-            if not rows:
+                added = self._add_in(transaction, sql, rows)
+            elif not rows:
                 return 0
-            with self._db.write() as conn:
-                before = conn.total_changes
-                if len(rows) == 1:  # publish's usual case: one statement, no iterator
-                    conn.execute(sql, rows[0])
-                else:
-                    conn.executemany(sql, rows)
-                return conn.total_changes - before
+            else:
+                with self._db.write() as conn:
+                    before = conn.total_changes
+                    if len(rows) == 1:  # publish's usual case: one statement, no iterator
+                        conn.execute(sql, rows[0])
+                    else:
+                        conn.executemany(sql, rows)
+                    added = conn.total_changes - before
         except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
             raise refused(exc) from exc
+        if added:
+            # After the commit, or inside the host's transaction before it commits: a
+            # worker woken too early finds nothing yet and polls again within milliseconds.
+            self._signal.ring()
+        return added
 
     def _add_in(self, host: object, sql: str, rows: list[tuple[Any, ...]]) -> int:
         """Insert on the host's connection, inside its transaction, under a savepoint."""

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from html import escape
 from pathlib import Path
 
-from babel import Locale
 from babel.messages.catalog import Catalog
-from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
 
 from ..brands import Brand
-from ..errors import CatalogError, ConfigurationError, InvalidInputError
+from ..errors import InvalidInputError
 from ..events import TicketUpdate
 from ..facts import DeliveryFacts
-from ..i18n import LocaleSet, catalog_chain, chain_translations, parse_locale, read_catalog
+from ..i18n import (
+    PSEUDO_LOCALES,
+    LocaleSet,
+    catalog_chain,
+    chain_translations,
+    read_catalog,
+)
 from ..routing import merged_into_number
 from ..validation import check_timezone
 from .branding import DEFAULT_LOOK, brand_look, brand_values
 from .compiled import (
+    BIDI_SUFFIX,
     Skeleton,
     SkeletonCache,
     SlotValue,
@@ -31,8 +34,24 @@ from .compiled import (
     marker_context,
     variant_of,
 )
-from .environment import TEMPLATES_DIR, LocaleTemplates, RenderConfig
-from .values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, format_count, format_when, shorten
+from .environment import (
+    TEMPLATES_DIR,
+    LocaleTemplates,
+    RenderConfig,
+    resolve_config,
+    template_errors,
+)
+from .excerpts import prepare as prepare_excerpt
+from .pseudo import pseudo_translations
+from .values import (
+    EMAIL_EXCERPT_CHARS,
+    PUSH_EXCERPT_CHARS,
+    babel_locale,
+    bidi_names,
+    fill_values,
+    format_when,
+    with_bidi,
+)
 
 __all__ = ["RenderConfig", "RenderedEmail", "RenderedPush", "Renderer", "TEMPLATES_DIR"]
 
@@ -61,11 +80,8 @@ class _EmailSkeleton:
     preheader: Skeleton
     html: Skeleton
     text: Skeleton
-
-
-@lru_cache(maxsize=256)
-def _babel_locale(locale: str) -> Locale:
-    return parse_locale(locale)
+    bidi: frozenset[str] = frozenset()  # values the text parts isolate per message
+    html_bidi: tuple[str, ...] = ()  # ``.bidi`` slots in the HTML (the <title> subject)
 
 
 _SHARED: dict[RenderConfig, Renderer] = {}
@@ -94,6 +110,9 @@ class Renderer:
         ConfigurationError: a folder does not exist, both ``config`` and ``locales_dir``
             were given, or no catalog exists for the default locale.
         CatalogError: a catalog does not parse (``path`` and ``line`` say where).
+
+    ``remote_images=True`` keeps ``https`` images of Markdown and HTML excerpts as images
+    (default: each becomes a link to it, so opening a mail loads nothing remote).
     """
 
     def __init__(
@@ -102,8 +121,10 @@ class Renderer:
         *,
         locales_dir: Path | None = None,
         default_locale: str | None = None,
+        remote_images: bool = False,
     ) -> None:
-        self.config = _config(config, locales_dir, default_locale)
+        self._remote_images = remote_images
+        self.config = resolve_config(config, locales_dir, default_locale)
         self._locales_dirs = self.config.all_locales_dirs
         self._locales_dir = self._locales_dirs[-1]  # the base set (bench/render.py reads it)
         self._locales = LocaleSet.scan(list(self._locales_dirs), self.config.default_locale)
@@ -119,6 +140,7 @@ class Renderer:
         self._pushes: SkeletonCache[tuple[Skeleton, Skeleton]] = SkeletonCache(self.config)
         self._negotiated: dict[str, str] = {}
         self._folders: dict[tuple[str, str], bool] = {}
+        self._formats: dict[str, str] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -148,7 +170,7 @@ class Renderer:
         Raises:
             ConfigurationError, CatalogError: as for ``Renderer``.
         """
-        key = _config(config, locales_dir, default_locale)
+        key = resolve_config(config, locales_dir, default_locale)
         with _SHARED_LOCK:
             renderer = _SHARED.get(key)
             if renderer is None:
@@ -166,10 +188,13 @@ class Renderer:
         return len(self._emails) + len(self._pushes)
 
     def negotiate(self, locale: str) -> str:
-        """Best available catalog locale: ``sv_SE`` → ``sv`` → the default locale."""
+        """Best available catalog locale: ``sv_SE`` → ``sv`` → the default locale.
+
+        With ``RenderConfig(pseudo_locales=True)``, ``xx-long``/``xx-rtl`` give themselves.
+        """
         found = self._negotiated.get(locale)
         if found is None:
-            found = self._locales.negotiate(locale)
+            found = self._locales.negotiate(locale, pseudo=self.config.pseudo_locales)
             if len(self._negotiated) < 4096:  # bounded: locale strings may come from hosts
                 self._negotiated[locale] = found
         return found
@@ -201,7 +226,8 @@ class Renderer:
         values["ticket_url"] = ticket_url
         values["app_url"] = None if guest or not app_url else app_url
         values.update(brand_values(brand))
-        return self._render_email(update.kind.value, r.locale, values, look=brand_look(brand))
+        return self._render_email(update.kind.value, r.locale, values, html_slots=_SANITIZED_HTML,
+                                  look=brand_look(brand))
 
     def render_update_push(self, update: TicketUpdate, *, include_excerpt: bool) -> RenderedPush:
         """The push for one update; no conversation content unless the host opted in."""
@@ -210,19 +236,22 @@ class Renderer:
         return self._render_push(update.kind.value, update.recipient.locale, values)
 
     def _render_push(self, kind: str, locale: str, values: dict[str, SlotValue]) -> RenderedPush:
+        for name in _EMAIL_ONLY:  # the author's name is conversation, as the subject is
+            values.pop(name, None)
         templates = self._templates_for(locale)
         key = (kind, templates.locale_id, variant_of(values, templates.plural_key))
         skeletons = self._pushes.get(key)
         if skeletons is None:
             ctx = marker_context(values)
             base = f"push/{kind}"
-            with _template_errors(templates.locale_id, base, self.config):
+            with template_errors(templates.locale_id, base, self.config):
                 skeletons = (
                     _line(templates.render(f"{base}/title.txt", ctx)),
                     _line(templates.render(f"{base}/body.txt", ctx)),
                 )
             skeletons = self._pushes.put(key, skeletons)
-        filled = _fill_values(values, _babel_locale(locale))
+        filled = fill_values(values, babel_locale(self.formatting_locale(locale)))
+        filled = with_bidi(filled, bidi_names(*skeletons), templates.direction == "rtl")
         return RenderedPush(title=skeletons[0].fill(filled), body=skeletons[1].fill(filled))
 
     def render_email(
@@ -234,13 +263,13 @@ class Renderer:
         templates only print values or test them for truth.
         """
         check_timezone("time_zone", time_zone)
-        babel_locale = _babel_locale(locale)
+        fmt_locale = babel_locale(self.formatting_locale(locale))
         values: dict[str, SlotValue] = {}
         for name, value in context.items():
             if isinstance(value, datetime):
                 if value.tzinfo is None:
                     raise InvalidInputError(name, "must be timezone-aware (naive datetime given)")
-                values[name] = format_when(value, time_zone, str(babel_locale))
+                values[name] = format_when(value, time_zone, str(fmt_locale))
             elif value is None or isinstance(value, str | int | bool):
                 values[name] = value
             else:
@@ -248,6 +277,34 @@ class Renderer:
                     name, f"must be str, int, bool, None or datetime, got {type(value).__name__}"
                 )
         return self._render_email(template, locale, values)
+
+    def formatting_locale(self, locale: str) -> str:
+        """The locale dates and numbers are written in: the language the text is in.
+
+        A recipient whose language has a catalog keeps their own regional formats
+        (``sv_FI``); one whose language has none (``nl_NL`` → English text) gets the formats
+        of the catalog the text comes from, so no message mixes two languages. The time zone
+        always stays the recipient's.
+
+        Args:
+            locale: the recipient's locale.
+
+        Returns:
+            A Babel locale identifier such as ``"sv_FI"`` or ``"en"``.
+        """
+        found = self._formats.get(locale)
+        if found is None:
+            locale_id = self.negotiate(locale)
+            wanted = babel_locale(locale)
+            if locale_id in PSEUDO_LOCALES:
+                found = "en"
+            elif wanted.language == babel_locale(locale_id).language:
+                found = str(wanted)
+            else:
+                found = locale_id
+            if len(self._formats) < 4096:  # bounded: locale strings may come from hosts
+                self._formats[locale] = found
+        return found
 
     def render_facts(
         self, facts: DeliveryFacts, brand: Brand | None = None, *, locale: str | None = None
@@ -269,21 +326,23 @@ class Renderer:
                 of that locale cannot render it.
         """
         loc = locale or facts.locale
-        values: dict[str, SlotValue] = {
-            "ticket_id": facts.ticket_number, "ticket_subject": facts.subject,
-            "excerpt": facts.excerpt or None, "status": facts.status or None,
-            "new_replies": facts.new_replies,
-            "occurred_at": format_when(facts.occurred_at, facts.time_zone, loc),
-            "name": facts.name, "merged_into": facts.merged_into,
-        }
-        if facts.medium == "push":
+        push = facts.medium == "push"
+        values = self._content_values(
+            number=facts.ticket_number, subject=facts.subject, excerpt=facts.excerpt,
+            excerpt_format="text", author_name=None, attachments=None, status=facts.status,
+            new_replies=facts.new_replies, occurred_at=facts.occurred_at,
+            time_zone=facts.time_zone, locale=loc, name=facts.name,
+            merged_into=facts.merged_into,
+            excerpt_chars=PUSH_EXCERPT_CHARS if push else EMAIL_EXCERPT_CHARS)
+        if push:
             del values["ticket_subject"]
             return self._render_push(facts.kind, loc, values)
         values["guest"] = facts.guest
         values["ticket_url"] = facts.ticket_url
         values["app_url"] = None if facts.guest or not facts.app_url else facts.app_url
         values.update(brand_values(brand))
-        return self._render_email(facts.kind, loc, values, look=brand_look(brand))
+        return self._render_email(facts.kind, loc, values, html_slots=_SANITIZED_HTML,
+                                  look=brand_look(brand))
 
     def has_templates(self, medium: str, kind: str) -> bool:
         """Whether a template folder ``<medium>/<kind>`` exists (``publish``'s cheap check)."""
@@ -297,19 +356,39 @@ class Renderer:
         self, update: TicketUpdate, include_excerpt: bool, excerpt_chars: int
     ) -> dict[str, SlotValue]:
         r = update.recipient
-        excerpt = update.excerpt if include_excerpt and update.excerpt else None
-        if excerpt is not None and not excerpt.strip():
-            excerpt = None
-        return {
-            "ticket_id": update.ticket.number,  # templates show it: the number, not the key
-            "ticket_subject": update.ticket.subject,
-            "excerpt": shorten(excerpt, excerpt_chars) if excerpt else None,
-            "status": update.status or None,
-            "new_replies": update.new_replies,
-            "occurred_at": format_when(update.occurred_at, r.time_zone, r.locale),
-            "name": r.name,
+        return self._content_values(
+            number=update.ticket.number,  # templates show it: the number, not the key
+            subject=update.ticket.subject,
+            excerpt=update.excerpt if include_excerpt else None,
+            excerpt_format=update.excerpt_format, author_name=update.author_name,
+            attachments=(update.attachments or None) if include_excerpt else None,
+            status=update.status, new_replies=update.new_replies,
+            occurred_at=update.occurred_at, time_zone=r.time_zone, locale=r.locale,
             # kind "merged": the ticket the conversation continues in (a number, not content)
-            "merged_into": merged_into_number(update),
+            name=r.name, merged_into=merged_into_number(update), excerpt_chars=excerpt_chars)
+
+    def _content_values(
+        self, *, number: str, subject: str, excerpt: str | None, excerpt_format: str,
+        author_name: str | None, attachments: int | None, status: str | None,
+        new_replies: int, occurred_at: datetime, time_zone: str, locale: str, name: str,
+        merged_into: str | None, excerpt_chars: int,
+    ) -> dict[str, SlotValue]:
+        """The slot values of an update's message: one place for publish's facts and an update."""
+        shown = prepare_excerpt(excerpt, excerpt_format, excerpt_chars,
+                                remote_images=self._remote_images) if excerpt else None
+        return {
+            "ticket_id": number,
+            "ticket_subject": subject,
+            "excerpt": shown.text if shown else None,
+            "excerpt_html": shown.html if shown else None,  # sanitized: filled unescaped
+            "author_name": author_name if shown else None,
+            # None, not 0: a count of 0 shares its plural form (and so its variant) with 2
+            "attachments": attachments,
+            "status": status or None,
+            "new_replies": new_replies,
+            "occurred_at": format_when(occurred_at, time_zone, self.formatting_locale(locale)),
+            "name": name,
+            "merged_into": merged_into,
         }
 
     def _templates_for(self, locale: str) -> LocaleTemplates:
@@ -318,6 +397,10 @@ class Renderer:
         if found is None:
             with self._lock:
                 found = self._templates.get(locale_id)
+                if found is None and locale_id in PSEUDO_LOCALES:
+                    translations = pseudo_translations(locale_id, self._locales_dirs)
+                    found = LocaleTemplates(locale_id, translations, self.config.templates_dirs)
+                    self._templates[locale_id] = found
                 if found is None:
                     chain = catalog_chain(self._locales_dirs, locale_id)
                     translations = chain_translations(chain, locale_id, self._parsed)
@@ -328,19 +411,24 @@ class Renderer:
     def _render_email(
         self, template: str, locale: str, values: dict[str, SlotValue],
         look: tuple[tuple[str, str], ...] = DEFAULT_LOOK,
+        html_slots: frozenset[str] = frozenset(),
     ) -> RenderedEmail:
         templates = self._templates_for(locale)
         key = (template, templates.locale_id, variant_of(values, templates.plural_key), look)
         skeleton = self._emails.get(key)
         if skeleton is None:
             skeleton = self._emails.put(key, self._compile_email(templates, template, values, look))
-        filled = _fill_values(values, _babel_locale(locale))
-        escaped = {name: escape(value) for name, value in filled.items()}
+        filled = fill_values(values, babel_locale(self.formatting_locale(locale)))
+        plain = with_bidi(filled, skeleton.bidi, templates.direction == "rtl")
+        escaped = {name: value if name in html_slots else escape(value)
+                   for name, value in filled.items()}
+        for name in skeleton.html_bidi:  # the subject in <title>
+            escaped[name] = escape(plain[name])
         return RenderedEmail(
-            subject=skeleton.subject.fill(filled),
-            preheader=skeleton.preheader.fill(filled),
+            subject=skeleton.subject.fill(plain),
+            preheader=skeleton.preheader.fill(plain),
             html=skeleton.html.fill(escaped),
-            text=skeleton.text.fill(filled),
+            text=skeleton.text.fill(plain),
         )
 
     def _compile_email(
@@ -351,71 +439,21 @@ class Renderer:
             raise InvalidInputError("template", f"{template!r} is not a template name")
         ctx = {**marker_context(values), **dict(look)}  # colours: compiled in, checked by Brand
         base = f"email/{template}"
-        with _template_errors(templates.locale_id, base, self.config):
+        with template_errors(templates.locale_id, base, self.config):
             subject = templates.render(f"{base}/subject.txt", ctx)
             preheader = templates.render(f"{base}/preheader.txt", ctx)
             heads = {"subject": " ".join(subject.split()), "preheader": " ".join(preheader.split())}
             html = inline_css(templates.render(f"{base}/body.html", {**ctx, **heads}))
             text = templates.render(f"{base}/body.txt", ctx)
-        return _EmailSkeleton(
-            subject=_line(subject),
-            preheader=_line(preheader),
-            html=Skeleton.build(html.rstrip() + "\n"),
-            text=Skeleton.build(text.strip() + "\n"),
-        )
+        parts = (_line(subject), _line(preheader), Skeleton.build(html.rstrip() + "\n"),
+                 Skeleton.build(text.strip() + "\n"))
+        html_bidi = tuple(sorted(n for n in parts[2].slots if n.endswith(BIDI_SUFFIX)))
+        return _EmailSkeleton(*parts, bidi=bidi_names(*parts), html_bidi=html_bidi)
 
 
-def _config(
-    config: RenderConfig | None, locales_dir: Path | None, default_locale: str | None
-) -> RenderConfig:
-    if config is not None:
-        if locales_dir is not None or default_locale is not None:
-            raise ConfigurationError(
-                "pass either config=RenderConfig(...) or locales_dir=/default_locale=, not both"
-            )
-        if not isinstance(config, RenderConfig):
-            raise ConfigurationError(f"config must be a RenderConfig, not {type(config).__name__}")
-        return config
-    if locales_dir is not None:
-        return RenderConfig(locales_dirs=[locales_dir], default_locale=default_locale or "en",
-                            include_shipped_locales=False)
-    return RenderConfig(default_locale=default_locale or "en")
-
-
-def _fill_values(values: Mapping[str, SlotValue], locale: Locale) -> dict[str, str]:
-    """Per-message strings for the slots: counts formatted for the locale, strings as given."""
-    out: dict[str, str] = {}
-    for name, value in values.items():
-        kind = type(value)
-        if kind is str:
-            out[name] = value  # type: ignore[assignment]
-        elif kind is int:
-            out[name] = format_count(value, locale)  # type: ignore[arg-type]
-    return out
-
-
-@contextmanager
-def _template_errors(locale_id: str, base: str, config: RenderConfig) -> Iterator[None]:
-    """Name the template, value or catalog entry behind a failure while compiling."""
-    try:
-        yield
-    except TemplateNotFound as exc:
-        where = ", ".join(str(d) for d in config.all_templates_dirs)
-        raise InvalidInputError(
-            "template", f"no template {base!r}: {exc.name} is missing under {where}"
-        ) from exc
-    except TemplateSyntaxError as exc:
-        raise ConfigurationError(
-            f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}"
-        ) from exc
-    except UndefinedError as exc:
-        raise InvalidInputError("context", f"{base} needs a value: {exc.message}") from exc
-    except (KeyError, ValueError, TypeError) as exc:
-        # A msgstr whose placeholders do not match its msgid fails at "%" formatting.
-        raise CatalogError(
-            f"catalog {locale_id!r} cannot fill {base}: {exc!r}; "
-            "run `ticketnotify catalog check` to find the broken entry"
-        ) from exc
+# Values already sanitized to safe HTML by rendering.excerpts; every other value is escaped.
+_SANITIZED_HTML = frozenset({"excerpt_html"})
+_EMAIL_ONLY = ("excerpt_html", "author_name", "attachments")
 
 
 def _line(rendered: str) -> Skeleton:

@@ -22,7 +22,9 @@ from premailer import Premailer
 
 from ..errors import InvalidInputError
 
-_SLOT = re.compile(r"\[\[tn:([a-z][a-z0-9_]*)\]\]")
+_SLOT = re.compile(r"\[\[tn:([a-z][a-z0-9_]*(?:\.bidi)?)\]\]")
+# A slot whose value is wrapped in U+2068/U+2069 when its direction may differ from the text.
+BIDI_SUFFIX = ".bidi"
 _SPACES = re.compile(r"\s+")
 
 SlotValue = str | int | bool | None
@@ -48,6 +50,14 @@ class SlotInt(int):
 def slot_marker(name: str) -> str:
     """The text a string value is replaced with while compiling."""
     return f"[[tn:{name}]]"
+
+
+def bidi_marker(value: object) -> str | None:
+    """The ``.bidi`` form of a slot marker (``None`` if ``value`` is not one)."""
+    match = _SLOT.fullmatch(str(value))
+    if match is None or match.group(1).endswith(BIDI_SUFFIX):
+        return None
+    return f"[[tn:{match.group(1)}{BIDI_SUFFIX}]]"
 
 
 def variant_of(

@@ -7,8 +7,10 @@ to a loader that searches the host's templates before the shipped ones.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,14 +22,28 @@ from jinja2 import (
     FileSystemLoader,
     PrefixLoader,
     StrictUndefined,
-    pass_eval_context,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+    pass_context,
     select_autoescape,
 )
-from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
-from ..errors import ConfigurationError
-from ..i18n import default_locales_dir, parse_locale, po_path, translations_from_po
+from ..errors import CatalogError, ConfigurationError, InvalidInputError
+from ..i18n import (
+    default_locales_dir,
+    language_tag,
+    parse_locale,
+    po_path,
+    text_direction,
+    translations_from_po,
+)
+from .bidi import isolate_text
+from .compiled import bidi_marker
+
+log = logging.getLogger("ticketnotify.i18n")
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 # ``{% extends "ticketnotify/email/update.html" %}`` always reaches the shipped file, so a host
@@ -73,6 +89,10 @@ class RenderConfig:
         default_locale: the locale used when a recipient's locale has no catalog.
         include_shipped_locales: ``False`` uses only ``locales_dirs`` (a complete set of
             catalogs of your own); the shipped templates are always searched last.
+        pseudo_locales: ``True`` (staging, QA) lets a recipient locale ``xx-long`` (accented,
+            ~40% longer) or ``xx-rtl`` (mirrored, right to left) select a pseudo-locale made
+            from the English source at run time (docs/i18n.md); ``False`` renders them as the
+            default locale.
 
     Raises:
         ConfigurationError: a folder does not exist (``locales_dirs`` / ``templates_dirs``
@@ -84,6 +104,7 @@ class RenderConfig:
     templates_dirs: tuple[Path, ...]
     default_locale: str
     include_shipped_locales: bool
+    pseudo_locales: bool
 
     def __init__(
         self,
@@ -92,11 +113,13 @@ class RenderConfig:
         templates_dirs: PathLike | Iterable[PathLike] = (),
         default_locale: str = "en",
         include_shipped_locales: bool = True,
+        pseudo_locales: bool = False,
     ) -> None:
         object.__setattr__(self, "locales_dirs", _folders("locales_dirs", locales_dirs))
         object.__setattr__(self, "templates_dirs", _folders("templates_dirs", templates_dirs))
         object.__setattr__(self, "default_locale", str(parse_locale(default_locale)))
         object.__setattr__(self, "include_shipped_locales", bool(include_shipped_locales))
+        object.__setattr__(self, "pseudo_locales", bool(pseudo_locales))
         if not include_shipped_locales and not self.locales_dirs:
             raise ConfigurationError(
                 "locales_dirs: include_shipped_locales=False needs at least one folder"
@@ -107,7 +130,8 @@ class RenderConfig:
         """Optional helper: read the folders from environment variables.
 
         ``TICKETNOTIFY_LOCALES`` and ``TICKETNOTIFY_TEMPLATES`` hold folders separated by
-        ``os.pathsep`` (``:`` on POSIX); ``TICKETNOTIFY_DEFAULT_LOCALE`` the default locale.
+        ``os.pathsep`` (``:`` on POSIX); ``TICKETNOTIFY_DEFAULT_LOCALE`` the default locale;
+        ``TICKETNOTIFY_PSEUDO_LOCALES=1`` turns the QA pseudo-locales on (staging only).
         Unset variables mean the shipped catalogs and templates only.
 
         Args:
@@ -129,6 +153,7 @@ class RenderConfig:
             locales_dirs=split("TICKETNOTIFY_LOCALES"),
             templates_dirs=split("TICKETNOTIFY_TEMPLATES"),
             default_locale=env.get("TICKETNOTIFY_DEFAULT_LOCALE") or "en",
+            pseudo_locales=env.get("TICKETNOTIFY_PSEUDO_LOCALES", "").lower() in ("1", "true", "yes"),
         )
 
     @property
@@ -153,12 +178,65 @@ def template_loader(templates_dirs: Sequence[Path] = ()) -> ChoiceLoader:
     ])
 
 
-@pass_eval_context
-def isolate(ctx: EvalContext, value: object) -> str:
-    """Keep a right-to-left name or subject from reordering the sentence around it."""
-    if ctx.autoescape:
+@pass_context
+def isolate(ctx: Context, value: object) -> str:
+    """Keep a value of another direction (name, subject, number) from reordering the text.
+
+    HTML: always ``<bdi dir="auto">``. Plain text: a ``.bidi`` slot, filled per message with
+    U+2068/U+2069 only when the value's direction may differ from the message's
+    (``rendering.bidi``), so a copied ASCII ticket number carries no invisible characters.
+    """
+    if ctx.eval_ctx.autoescape:
         return Markup('<bdi dir="auto">') + escape(value) + Markup("</bdi>")
-    return f"\u2068{value}\u2069"
+    marker = bidi_marker(value)
+    if marker is not None:
+        return marker
+    return isolate_text(str(value), ctx.get("dir") == "rtl")
+
+
+def _log_fallback(locale_id: str, msgid: str, exc: Exception) -> None:
+    key = (locale_id, msgid)
+    if key not in _FALLBACK_LOGGED:
+        _FALLBACK_LOGGED.add(key)
+        log.warning("catalog %r: msgid %r cannot be filled (%r); readers get the English "
+                    "text; run `ticketnotify catalog check`", locale_id, msgid[:60], exc)
+
+
+_FALLBACK_LOGGED: set[tuple[str, str]] = set()
+
+
+def safe_gettext(locale_id: str, translations: Translations) -> tuple[object, object]:
+    """Jinja2 new-style ``gettext``/``ngettext`` that fall back to the English source.
+
+    Broken entries are already left out when a catalog is compiled; this is the last net for
+    anything that still fails to format, so one entry never stops a notification.
+    """
+
+    @pass_context
+    def gettext(__context: Context, __string: str, **variables: object) -> str:
+        rv = __context.call(translations.gettext, __string)
+        markup = __context.eval_ctx.autoescape
+        try:
+            return (Markup(rv) if markup else rv) % variables
+        except (KeyError, ValueError, TypeError) as exc:
+            _log_fallback(locale_id, __string, exc)
+            return (Markup(__string) if markup else __string) % variables
+
+    @pass_context
+    def ngettext(
+        __context: Context, __singular: str, __plural: str, __num: int, **variables: object
+    ) -> str:
+        variables.setdefault("num", __num)
+        rv = __context.call(translations.ngettext, __singular, __plural, __num)
+        markup = __context.eval_ctx.autoescape
+        try:
+            return (Markup(rv) if markup else rv) % variables
+        except (KeyError, ValueError, TypeError) as exc:
+            _log_fallback(locale_id, __singular, exc)
+            source = __singular if __num == 1 else __plural
+            return (Markup(source) if markup else source) % variables
+
+    return gettext, ngettext
 
 
 class LocaleTemplates:
@@ -178,7 +256,8 @@ class LocaleTemplates:
         templates_dirs: Sequence[Path] = (),
     ) -> None:
         self.locale_id = locale_id
-        self.locale = Locale.parse(locale_id)
+        self.locale: Locale = parse_locale(locale_id)
+        self.direction = text_direction(locale_id)
         if isinstance(translations, Path):
             translations = translations_from_po(po_path(translations, locale_id), locale_id)
         self.translations: Translations = translations
@@ -196,8 +275,16 @@ class LocaleTemplates:
         self.env.install_gettext_translations(  # type: ignore[attr-defined]  # added by ext.i18n
             self.translations, newstyle=True
         )
+        gettext, ngettext = safe_gettext(locale_id, self.translations)
+        self.env.globals["gettext"] = gettext
+        self.env.globals["ngettext"] = ngettext
         self.env.filters["isolate"] = isolate
-        self.env.globals["lang"] = self.locale.language
+        self.env.globals["lang"] = language_tag(locale_id)
+        self.env.globals["dir"] = self.direction
+        # Logical sides for the layout's CSS: compiled in per direction, so inlining keeps them.
+        rtl = self.direction == "rtl"
+        self.env.globals["start"] = "right" if rtl else "left"
+        self.env.globals["end"] = "left" if rtl else "right"
 
     def plural(self, n: int) -> int:
         """The catalog's plural-form index for ``n`` (``Plural-Forms`` header)."""
@@ -217,8 +304,50 @@ class LocaleTemplates:
             if plural is not None:
                 forms.append(int(plural(n)))
             current = getattr(current, "_fallback", None)
+        forms.append(int(n != 1))  # a string no catalog translates is English
         return tuple(forms)
 
     def render(self, name: str, context: dict[str, object]) -> str:
         """Render one template file with the given (marker) context."""
         return self.env.get_template(name).render(context)
+
+
+def resolve_config(
+    config: RenderConfig | None, locales_dir: Path | None, default_locale: str | None
+) -> RenderConfig:
+    if config is not None:
+        if locales_dir is not None or default_locale is not None:
+            raise ConfigurationError(
+                "pass either config=RenderConfig(...) or locales_dir=/default_locale=, not both"
+            )
+        if not isinstance(config, RenderConfig):
+            raise ConfigurationError(f"config must be a RenderConfig, not {type(config).__name__}")
+        return config
+    if locales_dir is not None:
+        return RenderConfig(locales_dirs=[locales_dir], default_locale=default_locale or "en",
+                            include_shipped_locales=False)
+    return RenderConfig(default_locale=default_locale or "en")
+
+
+@contextmanager
+def template_errors(locale_id: str, base: str, config: RenderConfig) -> Iterator[None]:
+    """Name the template, value or catalog entry behind a failure while compiling."""
+    try:
+        yield
+    except TemplateNotFound as exc:
+        where = ", ".join(str(d) for d in config.all_templates_dirs)
+        raise InvalidInputError(
+            "template", f"no template {base!r}: {exc.name} is missing under {where}"
+        ) from exc
+    except TemplateSyntaxError as exc:
+        raise ConfigurationError(
+            f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}"
+        ) from exc
+    except UndefinedError as exc:
+        raise InvalidInputError("context", f"{base} needs a value: {exc.message}") from exc
+    except (KeyError, ValueError, TypeError) as exc:
+        # A msgstr whose placeholders do not match its msgid fails at "%" formatting.
+        raise CatalogError(
+            f"catalog {locale_id!r} cannot fill {base}: {exc!r}; "
+            "run `ticketnotify catalog check` to find the broken entry"
+        ) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -11,6 +12,9 @@ from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_decimal
 
 from .. import graphemes
+from ..i18n import parse_locale
+from .bidi import isolate_text
+from .compiled import BIDI_SUFFIX, Skeleton, SlotValue
 
 EMAIL_EXCERPT_CHARS = 600
 PUSH_EXCERPT_CHARS = 140
@@ -82,3 +86,41 @@ def shorten(text: str, limit: int) -> str:
 
 
 _TRAILING = frozenset(" ,.;:")
+
+
+def fill_values(values: Mapping[str, SlotValue], locale: Locale) -> dict[str, str]:
+    """Per-message strings for the slots: counts formatted for the locale, strings as given."""
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        kind = type(value)
+        if kind is str:
+            out[name] = value  # type: ignore[assignment]
+        elif kind is int:
+            out[name] = format_count(value, locale)  # type: ignore[arg-type]
+    return out
+
+
+def with_bidi(filled: dict[str, str], bidi: frozenset[str], rtl: bool) -> dict[str, str]:
+    """``filled`` plus the ``.bidi`` form of each value in ``bidi`` (for plain-text parts):
+    wrapped in U+2068/U+2069 only if its direction may differ from the message's."""
+    if not bidi:
+        return filled
+    out = dict(filled)
+    for name in bidi:
+        value = filled.get(name)
+        if value is not None:  # an ASCII value never needs isolating in an LTR message
+            out[name + BIDI_SUFFIX] = (
+                value if not rtl and value.isascii() else isolate_text(value, rtl))
+    return out
+
+
+def bidi_names(*parts: Skeleton) -> frozenset[str]:
+    """Values printed in a ``.bidi`` slot of any part (their names without the suffix)."""
+    return frozenset(name[: -len(BIDI_SUFFIX)] for part in parts for name in part.slots
+                     if name.endswith(BIDI_SUFFIX))
+
+
+@lru_cache(maxsize=256)
+def babel_locale(locale: str) -> Locale:
+    """The Babel ``Locale`` of an identifier (cached; pseudo-locales format as English)."""
+    return parse_locale(locale)

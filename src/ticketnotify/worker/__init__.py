@@ -2,12 +2,13 @@
 
 ``loop`` holds the claim → deliver → record loop (``Worker``); ``retry`` the one decision
 what a failed attempt leads to; ``dead_devices`` the memory of dead push devices and the
-host's callback; ``outcomes`` the grouped recording; ``signals`` graceful stops; ``cli``
-the ``ticketnotify worker`` command.
+host's callback; ``outcomes`` the grouped recording; ``signals`` graceful stops; ``wakeup`` the idle
+waits; ``metrics`` and ``logs`` what operators see; ``cli`` the ``ticketnotify worker`` command.
 """
 
 from .dead_devices import InvalidDeviceCallback
 from .loop import Worker
+from .metrics import WorkerMetrics
 from .retry import DeadLetter, RetryDecision, RetryLater, RetryPolicy, RetryStrategy
 from .signals import stop_on_signals
 from .stats import WorkerStats
@@ -20,6 +21,7 @@ __all__ = [
     "RetryPolicy",
     "RetryStrategy",
     "Worker",
+    "WorkerMetrics",
     "WorkerStats",
     "stop_on_signals",
 ]

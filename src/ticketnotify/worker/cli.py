@@ -16,7 +16,9 @@ from ..errors import ConfigurationError, TicketNotifyError
 from ..outbox.base import Outbox
 from ..outbox.from_url import DEFAULT_URL, outbox_from_url
 from .dead_devices import InvalidDeviceCallback
+from .logs import configure_logging
 from .loop import Worker
+from .metrics import WorkerMetrics
 from .render import delivery_renderer_of
 from .retry import RetryPolicy
 from .signals import stop_on_signals
@@ -59,12 +61,29 @@ def register(subparsers: Any) -> None:
                         help="seconds a claimed job stays ours; a crashed worker's jobs "
                              "are claimed again after this")
     worker.add_argument("--max-attempts", type=int, default=8, help="tries before dead-lettering")
-    worker.add_argument("--idle", type=float, default=1.0, help="seconds to wait when idle")
+    worker.add_argument("--idle", type=float, default=1.0,
+                        help="seconds between polls once idle (new jobs wake the worker "
+                             "sooner: any publish on PostgreSQL, one in this process on "
+                             "SQLite; other SQLite publishers are polled for adaptively)")
     worker.add_argument("--grace", type=float, default=30.0,
                         help="seconds in-flight sends get to finish on SIGTERM")
     worker.add_argument("--progress", type=float, default=5.0,
                         help="seconds between progress lines (0: none)")
     worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    worker.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus metrics over HTTP on this port (e.g. 9464; "
+                             "needs the metrics extra)")
+    worker.add_argument("--metrics-addr", default="127.0.0.1", metavar="ADDR",
+                        help="address the metrics server listens on (default 127.0.0.1)")
+    worker.add_argument("--metrics-refresh", type=float, default=15.0, metavar="SECONDS",
+                        help="seconds between refreshes of the outbox gauges (job counts, "
+                             "oldest due age)")
+    worker.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="json: one JSON object per log record, with job_id, event_id, "
+                             "channel, outcome and error_class fields")
+    worker.add_argument("--log-level", default="INFO",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        help="lowest level logged (DEBUG logs every delivery)")
     worker.set_defaults(func=run_worker_command)
 
 
@@ -167,14 +186,19 @@ async def run_worker(args: argparse.Namespace, outbox: Outbox) -> WorkerStats:
     The last progress line is printed after every outcome has been recorded, so its
     totals are final.
     """
+    metrics = None
+    if args.metrics_port is not None:
+        metrics = WorkerMetrics(refresh_seconds=args.metrics_refresh)
     worker = Worker(
         outbox, build_channels(args), on_invalid_device=invalid_device_callback(args),
         retry=RetryPolicy(max_attempts=args.max_attempts),
         batch_size=args.batch, concurrency=args.concurrency, lease_seconds=args.lease,
-        shutdown_grace=args.grace,
+        shutdown_grace=args.grace, metrics=metrics,
         renderer=delivery_renderer_of(_import_object("--renderer", args.renderer, "notifier"))
         if getattr(args, "renderer", None) else None,
     )
+    server = None if metrics is None else serve_metrics(metrics, args.metrics_addr,
+                                                         args.metrics_port)
     started = time.monotonic()
     print(f"worker {worker.worker_id}: channels {', '.join(sorted(worker.channels))}",
           file=sys.stderr, flush=True)
@@ -191,14 +215,39 @@ async def run_worker(args: argparse.Namespace, outbox: Outbox) -> WorkerStats:
         if reporter is not None:
             reporter.cancel()
         await worker.aclose()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     elapsed = time.monotonic() - started
     print(progress_line(worker.stats, elapsed, worker.stats.delivered, elapsed) + " (stopped)",
           file=sys.stderr, flush=True)
     return worker.stats
 
 
+def serve_metrics(metrics: WorkerMetrics, addr: str, port: int) -> Any:
+    """Serve ``metrics.registry`` at ``http://addr:port/metrics`` from a daemon thread.
+
+    Returns:
+        The HTTP server; ``shutdown()`` and ``server_close()`` stop it.
+
+    Raises:
+        ConfigurationError: The address or port cannot be listened on.
+    """
+    from prometheus_client import start_http_server
+
+    try:
+        server, _thread = start_http_server(port, addr=addr, registry=metrics.registry)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"--metrics-addr {addr} --metrics-port {port}: cannot listen there ({exc}); "
+            "pick a free port") from exc
+    print(f"metrics: http://{addr}:{server.server_port}/metrics", file=sys.stderr, flush=True)
+    return server
+
+
 def run_worker_command(args: argparse.Namespace) -> int:
     """Entry point of ``ticketnotify worker``."""
+    configure_logging(args.log_format, args.log_level)
     outbox = outbox_from_url(args.outbox, create=False)
     try:
         asyncio.run(run_worker(args, outbox))

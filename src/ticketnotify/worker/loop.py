@@ -23,11 +23,14 @@ from ..messages import Message, PushMessage
 from ..outbox.base import Job, Outbox, Outcome, OutcomeKind
 from ..rendering import Renderer
 from .dead_devices import DeadDevices, InvalidDeviceCallback
+from .logs import job_fields
+from .metrics import WorkerMetrics
 from .outcomes import OutcomeRecorder
 from .render import DeliveryRenderer
 from .retry import DeadLetter, RetryDecision, RetryLater, RetryPolicy, RetryStrategy
 from .stats import WorkerStats
 from .store_thread import StoreThread
+from .wakeup import IdleWait
 
 log = logging.getLogger("ticketnotify.worker")
 
@@ -71,13 +74,16 @@ class Worker:
         dead_device_memory: How many dead devices to remember (0: none); about 100 bytes
             each.
         record_every: Outcomes recorded per store transaction.
+        metrics: Prometheus metrics to keep (``WorkerMetrics()``, needs the ``metrics``
+            extra); serve ``metrics.registry``. None keeps only ``stats``.
         renderer: What jobs are rendered with when they are sent: normally
             ``notifier.delivery_renderer`` (the notifier's ``Renderer`` and brands); a bare
             ``Renderer`` knows only the plain default brand; default ``Renderer.shared()``.
 
     Raises:
         ConfigurationError: A count below 1, a non-positive lease, a ``send_timeout`` not
-            shorter than the lease, or a ``retry`` without ``get_retry_decision``.
+            shorter than the lease, a ``retry`` without ``get_retry_decision``, or
+            ``metrics`` already used by another worker.
     """
 
     def __init__(
@@ -96,6 +102,7 @@ class Worker:
         shutdown_grace: float = 30.0,
         dead_device_memory: int = 10_000,
         record_every: int = 50,
+        metrics: WorkerMetrics | None = None,
         renderer: Renderer | DeliveryRenderer | None = None,
     ) -> None:
         if batch_size < 1 or concurrency < 1 or record_every < 1:
@@ -126,10 +133,13 @@ class Worker:
         self.clock = clock
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.stats = WorkerStats()
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.attach(self.stats)
         self._concurrency = concurrency
         self._store = StoreThread()
         self._outcomes = OutcomeRecorder(outbox, self._store, self.stats, worker_id=self.worker_id,
-                                         clock=clock, every=record_every)
+                                         clock=clock, every=record_every, metrics=metrics)
         self.devices = DeadDevices(on_invalid_device, self.stats, memory=dead_device_memory)
         self._unsettled: dict[int, Job] = {}  # claimed, outcome not yet decided
         self._lease_ends = clock()
@@ -162,6 +172,8 @@ class Worker:
         if jobs:
             self.stats.batches += 1
             await self._deliver_batch(jobs, now)
+        else:
+            self.stats.idle_polls += 1
         await self.devices.report_due(self.clock())  # after the outcomes are recorded
         return len(jobs)
 
@@ -207,9 +219,15 @@ class Worker:
         and sends still running after the grace period, go back to the outbox unattempted.
         Store failures (a database restart) are logged and retried, never fatal.
 
+        An idle worker waits for the outbox's wake-up (``Outbox.wakeup()``): PostgreSQL
+        ``LISTEN/NOTIFY`` wakes it on any publish, SQLite and Memory on a publish in this
+        process. Without one that reaches every publisher it also polls, adaptively: 10 ms
+        after work, doubling with each empty poll up to ``idle_interval``.
+
         Args:
             stop: Set it (or use ``stop_on_signals``) to stop.
-            idle_interval: Seconds to wait when nothing was due.
+            idle_interval: Seconds between polls once idle (the longest wait); after a
+                store error the worker waits this long before trying again.
 
         Returns:
             The worker's running totals, every outcome recorded before it returns.
@@ -218,23 +236,33 @@ class Worker:
         self.stopping = asyncio.Event()  # fresh: an Event belongs to the loop that awaited it
         stopped = asyncio.ensure_future(stop.wait())
         batch: asyncio.Future[int] | None = None
+        idle = IdleWait(self.outbox.wakeup(), idle_interval)
+        refresh = None if self.metrics is None else asyncio.ensure_future(
+            self.metrics.refresh_forever(self.outbox, self.clock, self._store.call))
         try:
             while not stop.is_set():
                 batch = asyncio.ensure_future(self.run_once())
                 await asyncio.wait({batch, stopped}, return_when=asyncio.FIRST_COMPLETED)
                 if not batch.done():
                     await self._stop_batch(batch)
-                claimed = 0
+                claimed, failed = 0, False
                 if not batch.cancelled():
                     try:
                         claimed = batch.result()
                     except Exception:
+                        failed = True
                         self.stats.store_errors += 1
                         log.exception("outbox call failed; trying again in %.1fs", idle_interval)
-                if not claimed and not stop.is_set():
-                    await asyncio.wait({stopped}, timeout=idle_interval)
+                if claimed:
+                    idle.worked()
+                elif not stop.is_set():
+                    await idle.wait(stopped, full=failed)
         finally:
             stopped.cancel()
+            if refresh is not None:
+                refresh.cancel()
+                await asyncio.gather(refresh, return_exceptions=True)
+            await idle.aclose()
             if batch is not None and not batch.done():  # run() itself was cancelled
                 batch.cancel()
                 await asyncio.gather(batch, return_exceptions=True)
@@ -285,7 +313,8 @@ class Worker:
             try:
                 await self._attempt(job, send_by)
             except Exception as exc:  # a bug of ours or an odd message: still one attempt
-                log.exception("job %s (%s): attempt failed unexpectedly", job.id, job.channel)
+                log.exception("job %s (%s): attempt failed unexpectedly", job.id, job.channel,
+                              extra=job_fields(job, error_class=type(exc).__name__))
                 if job.id in self._unsettled:
                     self._failed(job, exc)
         if self._outcomes.full:
@@ -324,7 +353,8 @@ class Worker:
         if self.devices.is_dead(device):
             self.stats.skipped_dead_devices += 1
             self._decided(job, OutcomeKind.DEAD, "not sent: this worker already found this "
-                          "device token invalid and reported it; register the device again")
+                          "device token invalid and reported it; register the device again",
+                          error_class=InvalidAddressError.__name__)
             return
         async with self.devices.one_send(device):
             await self._send(job, channel, message)
@@ -340,7 +370,8 @@ class Worker:
             return
         except Exception as exc:
             if not isinstance(exc, DeliveryError):  # an adapter bug: still one attempt
-                log.exception("channel %s raised an unexpected error", job.channel)
+                log.exception("channel %s raised an unexpected error", job.channel,
+                              extra=job_fields(job, error_class=type(exc).__name__))
             self._failed(job, exc)
             if isinstance(exc, InvalidAddressError) and isinstance(message, PushMessage):
                 self.devices.found(message.user_id, str(message.platform), message.token,
@@ -351,10 +382,11 @@ class Worker:
     def _failed(self, job: Job, exc: BaseException) -> None:
         """Queue the outcome the retry strategy decides for ``exc``."""
         decision = self._decision(exc, job)
+        error_class = type(exc).__name__
         if isinstance(decision, DeadLetter):
-            self._decided(job, OutcomeKind.DEAD, decision.reason)
+            self._decided(job, OutcomeKind.DEAD, decision.reason, error_class=error_class)
         else:
-            self._decided(job, OutcomeKind.RETRY, decision.reason,
+            self._decided(job, OutcomeKind.RETRY, decision.reason, error_class=error_class,
                           at=self.clock() + timedelta(seconds=max(0.0, decision.seconds)))
 
     def _decision(self, exc: BaseException, job: Job) -> RetryDecision:
@@ -370,16 +402,17 @@ class Worker:
             return _FALLBACK.get_retry_decision(exc, job)
         return decision
 
-    def _decided(self, job: Job, kind: OutcomeKind, text: str, at: datetime | None = None) -> None:
+    def _decided(self, job: Job, kind: OutcomeKind, text: str, at: datetime | None = None,
+                 error_class: str = "") -> None:
         """Queue the job's outcome; ``_deliver`` records the queue once it is long enough."""
         self._unsettled.pop(job.id, None)
-        self._outcomes.add(job, Outcome(job.id, kind, at or self.clock(), text), self._lease_ends)
+        self._outcomes.add(job, Outcome(job.id, kind, at or self.clock(), text), self._lease_ends,
+                           error_class)
 
 
 def _kind_mismatch(job: Job, channel: Channel, message: Message) -> str:
-    carries = getattr(channel, "carries", None)
-    if isinstance(carries, tuple):  # message classes since Channel[M]: name their kinds
-        carries = "/".join(sorted({str(getattr(c, "kind", c)) for c in carries})) or None
+    carried = getattr(channel, "carries", ())
+    carries = " and ".join(cls.kind for cls in carried) if isinstance(carried, tuple) else carried
     article = "an" if message.kind[:1] in "aeiou" else "a"
     said = f"carries {carries} messages" if carries else f"does not carry {message.kind} messages"
     return f"channel {job.channel!r} {said}; job {job.id} holds {article} {message.kind}"

@@ -15,6 +15,8 @@ from datetime import datetime
 
 from ..clock import Clock
 from ..outbox.base import Job, Outbox, Outcome, OutcomeKind
+from .logs import job_fields
+from .metrics import WorkerMetrics
 from .stats import WorkerStats
 from .store_thread import StoreThread
 
@@ -26,19 +28,22 @@ class _Decided:
     job: Job
     outcome: Outcome
     lease_ends: datetime  # by the worker's clock; after it the job may be another worker's
+    error_class: str  # the failed attempt's exception class name; "" for a delivery
 
 
 class OutcomeRecorder:
     """Queues outcomes and records them in groups of ``every``, fenced by ``worker_id``."""
 
     def __init__(self, outbox: Outbox, store: StoreThread, stats: WorkerStats, *,
-                 worker_id: str, clock: Clock, every: int) -> None:
+                 worker_id: str, clock: Clock, every: int,
+                 metrics: WorkerMetrics | None = None) -> None:
         self._outbox = outbox
         self._store = store
         self._stats = stats
         self._worker_id = worker_id
         self._clock = clock
         self._every = every
+        self.metrics = metrics
         self._queued: list[_Decided] = []
         self._recording: set[asyncio.Future[None]] = set()
 
@@ -50,9 +55,10 @@ class OutcomeRecorder:
         """Whether a group is ready to record."""
         return len(self._queued) >= self._every
 
-    def add(self, job: Job, outcome: Outcome, lease_ends: datetime) -> None:
-        """Queue ``job``'s outcome; ``lease_ends`` is when its lease runs out (worker's clock)."""
-        self._queued.append(_Decided(job, outcome, lease_ends))
+    def add(self, job: Job, outcome: Outcome, lease_ends: datetime, error_class: str = "") -> None:
+        """Queue ``job``'s outcome; ``lease_ends`` is when its lease runs out (worker's clock);
+        ``error_class`` names the failed attempt's exception class (logs and metrics)."""
+        self._queued.append(_Decided(job, outcome, lease_ends, error_class))
 
     async def flush(self) -> None:
         """Record everything queued in one store call, then count what each became.
@@ -91,18 +97,28 @@ class OutcomeRecorder:
             self._count(decided, ok)
 
     def _count(self, decided: _Decided, ok: bool) -> None:
-        job, outcome = decided.job, decided.outcome
+        job, outcome, error_class = decided.job, decided.outcome, decided.error_class
         stats = self._stats
         if not ok:  # the lease ran out and another worker claimed the job meanwhile
             stats.lost_leases += 1
             log.warning("job %s (%s): outcome not recorded (%s: %s): its lease ran out and "
                         "another worker claimed it; that worker's outcome stands", job.id,
-                        job.channel, outcome.kind, outcome.text)
-        elif outcome.kind is OutcomeKind.DELIVERED:
+                        job.channel, outcome.kind, outcome.text,
+                        extra=job_fields(job, outcome="lease_lost", error_class=error_class))
+            return
+        if self.metrics is not None:
+            self.metrics.outcome(job, outcome.kind, outcome.at, error_class)
+        fields = job_fields(job, outcome=outcome.kind.value, error_class=error_class)
+        if outcome.kind is OutcomeKind.DELIVERED:
             stats.delivered += 1
             stats.by_channel[job.channel] = stats.by_channel.get(job.channel, 0) + 1
+            log.debug("delivered job %s (%s): %s", job.id, job.channel, outcome.text,
+                      extra=fields)
         elif outcome.kind is OutcomeKind.RETRY:
             stats.retried += 1
+            log.info("job %s (%s) failed, retrying at %s: %s", job.id, job.channel,
+                     outcome.at.isoformat(), outcome.text, extra=fields)
         else:
             stats.dead += 1
-            log.warning("dead-lettered job %s (%s): %s", job.id, job.channel, outcome.text)
+            log.warning("dead-lettered job %s (%s): %s", job.id, job.channel, outcome.text,
+                        extra=fields)

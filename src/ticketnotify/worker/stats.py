@@ -21,6 +21,8 @@ class WorkerStats:
         lost_leases: Outcomes the outbox refused: the lease had run out and another worker
             held the job by then (that worker's outcome stands).
         batches: Claims that returned at least one job.
+        idle_polls: Claims that found nothing due (an idle worker makes about one per
+            idle interval; many more mean a busy loop).
         store_errors: Outbox calls that failed (claims, recording, releases); retried.
         callback_errors: Calls of the host's ``on_invalid_device`` that raised; retried later.
         by_channel: Delivered jobs per channel name.
@@ -34,6 +36,7 @@ class WorkerStats:
     released: int = 0
     lost_leases: int = 0
     batches: int = 0
+    idle_polls: int = 0
     store_errors: int = 0
     callback_errors: int = 0
     by_channel: dict[str, int] = field(default_factory=dict)

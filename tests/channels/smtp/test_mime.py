@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ticketnotify import graphemes
 from ticketnotify.channels.mime.builder import (
     build_mime,
     build_mime_bytes,
@@ -209,3 +210,72 @@ def test_encoded_words_split_on_character_boundaries(text: str) -> None:
     assert all(len(w) <= 75 for w in words)
     decoded = [base64.b64decode(w[10:-2]).decode("utf-8") for w in words]  # each word whole
     assert "".join(decoded) == text
+
+
+# Issue 15.7: display names are cut only between grapheme clusters, and at spaces when they
+# can be, so the stdlib parser (which joins adjacent encoded words with one space) gives back
+# exactly the name that was sent.
+_CLUSTERS = st.sampled_from([
+    "a", "Z", "å", "Ö", "ß", "ж", "Ж", "λ", "م", "ש", "ह", "क्षि", "東", "한", "ก", "e\u0301",
+    "😀", "🇸🇪", "🇺🇦", "👩\u200d👩\u200d👧\u200d👦", "👍🏽", "🏴\U000e0067\U000e0062\U000e0073"
+    "\U000e0063\U000e0074\U000e007f", "1", "-", "'", '"', ",", "<", "@",
+])
+# A word is at most 45 UTF-8 bytes: that much fits one encoded word on a 78-column line.
+_WORD = st.lists(_CLUSTERS, min_size=1, max_size=12).map("".join).filter(
+    lambda w: len(w.encode()) <= 45)
+display_names = st.lists(_WORD, min_size=1, max_size=12).map(" ".join) | st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=10
+).map(header_text)
+
+
+def _wire_display_name(name: str) -> tuple[bytes, str]:
+    raw = mime_bytes(build_mime(email_message(1, to_name=name), sender="a@example.com",
+                                sender_name=name, domain="example.com", now=NOW))
+    m = parse(raw)
+    assert m["From"].addresses[0].display_name == m["To"].addresses[0].display_name
+    return raw.split(b"\r\n\r\n", 1)[0], m["To"].addresses[0].display_name
+
+
+@settings(max_examples=300, deadline=None)
+@given(display_names)
+def test_any_display_name_round_trips_exactly_in_lines_of_78(name: str) -> None:
+    head, got = _wire_display_name(name)
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+    assert got == name
+
+
+def test_long_name_with_a_flag_is_cut_between_words_not_inside_them() -> None:
+    name = "Kundtjänst Västra Götalandsregionen Sjukhusförvaltningen Göteborg 🇸🇪 Sverige"
+    head, got = _wire_display_name(name)
+    assert got == name  # was "…Väst ra … 🇸 🇪" when words were cut where the bytes fell
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_CLUSTERS, min_size=1, max_size=60).map("".join))
+def test_words_longer_than_a_line_are_cut_between_grapheme_clusters(word: str) -> None:
+    head, got = _wire_display_name(word)
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+    assert got.replace(" ", "") == word.replace(" ", "")
+    # every space the parser adds sits between two whole clusters of the name
+
+    boundaries = {0}
+    for cluster in graphemes.clusters(word):
+        boundaries.add(max(boundaries) + len(cluster))
+    at = 0
+    for piece in got.split(" "):
+        at += len(piece)
+        assert at in boundaries
+
+
+@given(st.lists(_CLUSTERS | st.just(" "), max_size=120).map("".join))
+def test_encoded_words_never_split_a_grapheme_cluster(text: str) -> None:
+
+    words = encoded_words(text)
+    decoded = [base64.b64decode(w[10:-2]).decode("utf-8") for w in words]
+    assert "".join(decoded) == text
+    starts = set(graphemes.starts(text))
+    at = 0
+    for piece in decoded[:-1]:
+        at += len(piece)
+        assert at in starts  # no cluster of the sample set is longer than one word

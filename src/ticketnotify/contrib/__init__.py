@@ -1,0 +1,1 @@
+"""Framework glue: guest pages for ASGI apps (``contrib.asgi``); the core never imports a framework."""
