@@ -15,7 +15,10 @@ What is settled at publish, and why:
     * Links are filled then, the guest link signed then (its issued-at is the publish time,
       so its expiry counts from when the update happened): every retry carries the same link.
     * The excerpt policy is applied then: an excerpt the message would not show is never
-      stored. The excerpt is stored already cut to the channel's length.
+      stored, nor its author or attachment count. A plain-text excerpt is stored already
+      cut to the channel's length; a Markdown or HTML one is stored as the host wrote it
+      (a cut could fall inside markup) and sanitized when rendered
+      (``rendering.excerpts.prepare``), so the worker's ``Renderer(remote_images=)`` holds.
     * A reply-by-email brand's Reply-To and subject tag are filled then (they need the
       ticket's link parameters, which are not stored).
 """
@@ -29,7 +32,7 @@ from typing import Any, Literal
 from .brands import DEFAULT_BRAND
 
 __all__ = ["FACTS_VERSION", "DeliveryFacts", "FactsError", "decode_facts", "encode_facts",
-           "is_facts"]
+           "event_id_in", "is_facts"]
 
 FACTS_VERSION = 2
 
@@ -49,7 +52,8 @@ class DeliveryFacts:
         ticket_key: The ticket's stable key: Message-ID root, Thread-Index, push group.
         ticket_number: The number people see (the key when the host gave none).
         subject: The ticket's subject, ``""`` when the message must not show it.
-        excerpt: The reply excerpt already cut to the channel's length, or None.
+        excerpt: The reply excerpt (plain text already cut to the channel's length;
+            Markdown or HTML as written), or None when the message does not show it.
         status: The new status's display text, or None.
         new_replies: How many replies the update stands for.
         merged_into: Kind ``merged``: the surviving ticket's number.
@@ -68,6 +72,11 @@ class DeliveryFacts:
         subject_tag: A reply-by-email brand's filled subject tag, else ``""``.
         platform: Push: ``"ios"`` or ``"android"``.
         user_id: Push: the account user's id (dead-device reports).
+        excerpt_format: How ``excerpt`` is written: ``"text"``, ``"markdown"`` or ``"html"``.
+        author_name: Email: who wrote the excerpt's reply, or None (never stored without
+            an excerpt, never for push).
+        attachments: Email: how many files the reply carries, 0 when the message does not
+            say (the excerpt policy hides it, or none).
     """
 
     medium: Literal["email", "push"]
@@ -94,17 +103,22 @@ class DeliveryFacts:
     subject_tag: str = ""
     platform: str = ""
     user_id: str = ""
+    excerpt_format: str = "text"
+    author_name: str | None = None
+    attachments: int = 0
 
 
 # Short keys: v version, c medium (e/p), k kind, e event id, t ticket key, n number (left out
 # when it is the key), s subject, x excerpt, st status, r new replies (left out when 1),
 # m merged into, o occurred at (ISO 8601), nm name, l locale, z time zone, b brand (left out
 # for the default brand), a address or token, u ticket URL or deep link, tn To name, g guest
-# (1), au app URL, rt Reply-To, tg subject tag, p platform, ui user id. Written out by hand,
+# (1), au app URL, rt Reply-To, tg subject tag, p platform, ui user id, xf excerpt format
+# (left out for text), an author name, at attachments (left out when 0). Written out by hand,
 # not looped over: encoding and decoding run once per job on the publish and delivery paths.
 _MEDIUM = {"email": "e", "push": "p"}
 _MEDIUM_BACK: dict[str, Literal["email", "push"]] = {"e": "email", "p": "push"}
 _TEXT = ("k", "e", "t", "n", "l", "z", "b", "a", "u")
+_EXCERPT_FORMATS = ("text", "markdown", "html")
 
 
 def encode_facts(facts: DeliveryFacts) -> dict[str, Any]:
@@ -130,8 +144,13 @@ def encode_facts(facts: DeliveryFacts) -> dict[str, Any]:
         out["r"] = facts.new_replies
     if facts.guest:
         out["g"] = 1
+    if facts.attachments:
+        out["at"] = facts.attachments
+    if facts.excerpt_format != "text":
+        out["xf"] = facts.excerpt_format
     for key, optional in (("x", facts.excerpt), ("st", facts.status),
-                          ("m", facts.merged_into), ("au", facts.app_url)):
+                          ("m", facts.merged_into), ("au", facts.app_url),
+                          ("an", facts.author_name)):
         if optional is not None:
             out[key] = optional
     for key, text in (("s", facts.subject), ("nm", facts.name), ("tn", facts.to_name),
@@ -145,6 +164,22 @@ def encode_facts(facts: DeliveryFacts) -> dict[str, Any]:
 def is_facts(stored: dict[str, Any]) -> bool:
     """True for a v2 job (facts), False for a v1 job (a rendered message)."""
     return "v" in stored
+
+
+def event_id_in(stored: dict[str, Any]) -> str | None:
+    """The event id a stored job's facts name, without decoding the rest (log fields).
+
+    Args:
+        stored: A job's stored form (``Job.message``).
+
+    Returns:
+        The event id of v2 facts, or None for a v1 job (a rendered message has none) or
+        facts that lack it.
+    """
+    if not is_facts(stored):
+        return None
+    found = stored.get("e")
+    return found if isinstance(found, str) else None
 
 
 def decode_facts(stored: dict[str, Any]) -> DeliveryFacts:
@@ -175,13 +210,18 @@ def decode_facts(stored: dict[str, Any]) -> DeliveryFacts:
             get("st"), get("r", 1), get("m"), datetime.fromisoformat(stored["o"]),
             get("nm", ""), stored["l"], stored["z"], get("b", DEFAULT_BRAND), stored["a"],
             stored["u"], get("tn", ""), bool(get("g", 0)), get("au"), get("rt", ""),
-            get("tg", ""), get("p", ""), get("ui", ""))
+            get("tg", ""), get("p", ""), get("ui", ""), get("xf", "text"), get("an"),
+            get("at", 0))
     except KeyError as exc:
         raise FactsError(f"fact {exc} is missing") from exc
     except (TypeError, ValueError) as exc:
         raise FactsError(f"unreadable facts: {exc}") from exc
-    if facts.occurred_at.tzinfo is None or type(facts.new_replies) is not int:
-        raise FactsError("occurred_at must carry its offset, new_replies be a number")
+    if (facts.occurred_at.tzinfo is None or type(facts.new_replies) is not int
+            or type(facts.attachments) is not int):
+        raise FactsError("occurred_at must carry its offset, new_replies and attachments be "
+                         "numbers")
+    if facts.excerpt_format not in _EXCERPT_FORMATS:
+        raise FactsError(f"unknown excerpt format {facts.excerpt_format!r}")
     for short in _TEXT:
         if type(stored.get(short, "")) is not str:
             raise FactsError(f"fact {short!r} must be text, not {type(stored[short]).__name__}")

@@ -279,9 +279,10 @@ class Notifier:
         if delivery.device is not None:
             assert isinstance(r, AccountUser)
             values = link_values(target, brand.name)
+            excerpt = _excerpt(update, self.excerpts.push, PUSH_EXCERPT_CHARS)
             return DeliveryFacts(
-                medium="push", subject="", address=delivery.device.token,
-                excerpt=_excerpt(update, self.excerpts.push, PUSH_EXCERPT_CHARS),
+                medium="push", subject="", address=delivery.device.token, excerpt=excerpt,
+                excerpt_format=update.excerpt_format if excerpt is not None else "text",
                 ticket_url=_fill_url(brand.app_ticket_url or self._web(brand), values),
                 platform=delivery.device.platform.value, user_id=r.user_id, **common)
         values = link_values(target, brand.name, delivery.address)
@@ -296,11 +297,15 @@ class Notifier:
         if brand.reply_by_email and brand.subject_tag:
             tag = fill_text(brand.subject_tag, values, field_name="subject_tag")
         _, reply_to = reply_headers(brand, "", values)
+        excerpt = _excerpt(update, shown, EMAIL_EXCERPT_CHARS)
         return DeliveryFacts(
             medium="email", subject=update.ticket.subject if with_subject else "",
-            excerpt=_excerpt(update, shown, EMAIL_EXCERPT_CHARS), address=delivery.address,
+            excerpt=excerpt, address=delivery.address,
             to_name="" if delivery.cc else r.name, guest=delivery.guest_link, ticket_url=url,
-            app_url=app, reply_to=reply_to, subject_tag=tag, **common)
+            app_url=app, reply_to=reply_to, subject_tag=tag,
+            excerpt_format=update.excerpt_format if excerpt is not None else "text",
+            author_name=update.author_name if excerpt is not None else None,
+            attachments=update.attachments if shown else 0, **common)
 
     @property
     def delivery_renderer(self) -> DeliveryRenderer:
@@ -344,7 +349,14 @@ def _fill_url(pattern: str, values: dict[str, str]) -> str:
 
 
 def _excerpt(update: TicketUpdate, shown: bool, chars: int) -> str | None:
-    """The excerpt as the message shows it (cut to ``chars``), or None: never stored unshown."""
+    """The excerpt to store, or None: never stored unshown.
+
+    Plain text is stored cut to ``chars`` as the message shows it (cutting again at delivery
+    changes nothing); Markdown and HTML as written, sanitized and cut when rendered, since a
+    cut in the source could fall inside markup.
+    """
     if not shown or not update.excerpt or not update.excerpt.strip():
         return None
+    if update.excerpt_format != "text":
+        return update.excerpt
     return shorten(update.excerpt, chars)

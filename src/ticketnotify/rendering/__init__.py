@@ -312,7 +312,7 @@ class Renderer:
         """Render one delivery from a job's stored facts (the worker's path since Outbox v2).
 
         Args:
-            facts: the job's ``DeliveryFacts``; its excerpt is already cut to length.
+            facts: the job's ``DeliveryFacts`` (its excerpt is sanitized and cut here).
             brand: the brand ``facts.brand`` names (team, logo, colours, footer); ``None``
                 is the default look.
             locale: render in this locale instead of ``facts.locale`` (the worker's
@@ -329,7 +329,8 @@ class Renderer:
         push = facts.medium == "push"
         values = self._content_values(
             number=facts.ticket_number, subject=facts.subject, excerpt=facts.excerpt,
-            excerpt_format="text", author_name=None, attachments=None, status=facts.status,
+            excerpt_format=facts.excerpt_format, author_name=facts.author_name,
+            attachments=facts.attachments or None, status=facts.status,
             new_replies=facts.new_replies, occurred_at=facts.occurred_at,
             time_zone=facts.time_zone, locale=loc, name=facts.name,
             merged_into=facts.merged_into,
