@@ -14,7 +14,7 @@ from ticketnotify.errors import ConfigurationError, InvalidInputError
 from ticketnotify.events import AccountUser, Device, Guest, Preferences, Ticket, TicketUpdate
 from ticketnotify.guest.links import GuestLinks
 from ticketnotify.loopback.stack import LoopbackStack
-from ticketnotify.messages import EmailMessage, PushMessage, message_from_dict
+from ticketnotify.messages import EmailMessage, PushMessage
 from ticketnotify.notifier import Notifier
 from ticketnotify.outbox import MemoryOutbox
 from ticketnotify.worker import Worker
@@ -62,7 +62,8 @@ async def test_two_brands_in_one_outbox_each_mail_is_its_own() -> None:
     notifier.publish(_update("e-1", "support", anna))
     notifier.publish(_update("e-2", "billing", anna, locale_ticket="2"))
     async with LoopbackStack(push=False) as stack:
-        stats = await Worker(outbox, stack.channels()).drain()
+        # The worker renders with the notifier's brands: their senders, names and look.
+        stats = await Worker(outbox, stack.channels(), renderer=notifier.delivery_renderer).drain()
         received = await stack.smtp.wait_for(2)
     assert stats.delivered == 2
     by_from = {r.message["From"].addresses[0].addr_spec: r for r in received}
@@ -96,7 +97,7 @@ def test_a_brand_without_an_app_link_shows_no_app_paragraph(locale: str) -> None
     anna = AccountUser(user_id="u-1", email="anna@example.com", locale=locale)
     notifier.publish(_update("e-1", None, anna))
     (job,) = outbox.claim(T0, 10, 60.0, "t")
-    mail = message_from_dict(job.message)
+    mail = notifier.delivery_renderer.message(job)
     assert isinstance(mail, EmailMessage)
     app_words = {"en": [r"\bapp\b", "Get help"], "sv": [r"\bappen\b", "Få hjälp"]}[locale]
     for word in app_words:
@@ -104,16 +105,17 @@ def test_a_brand_without_an_app_link_shows_no_app_paragraph(locale: str) -> None
     with_app = Notifier(MemoryOutbox(), brands=[SUPPORT], guest_links=None, clock=lambda: T0)
     with_app.publish(_update("e-1", None, anna))
     (job,) = with_app.outbox.claim(T0, 10, 60.0, "t")
-    assert app_words[1] in message_from_dict(job.message).text  # the check can fail
+    assert app_words[1] in with_app.delivery_renderer.message(job).text  # the check can fail
 
 
 def test_guest_link_uses_the_brand_pattern_and_signs_the_key() -> None:
     links = GuestLinks([KEY], "https://x.example.com/g/{ticket_id}?t={token}")
     outbox = MemoryOutbox()
-    Notifier(outbox, brands=[BILLING], guest_links=links, clock=lambda: T0).publish(
+    notifier = Notifier(outbox, brands=[BILLING], guest_links=links, clock=lambda: T0)
+    notifier.publish(
         _update("e-1", "billing", Guest(email="sam@example.com")))
     (job,) = outbox.claim(T0, 10, 60.0, "t")
-    mail = message_from_dict(job.message)
+    mail = notifier.delivery_renderer.message(job)
     assert isinstance(mail, EmailMessage)
     url = next(w for w in mail.text.split() if w.startswith("https://billing.example.com/guest/"))
     assert url.startswith("https://billing.example.com/guest/billing-1?t=")
@@ -194,7 +196,7 @@ def test_push_opens_the_brand_app_link_and_web_is_needed_only_without_one() -> N
                        preferences=Preferences(email=False))
     notifier.publish(_update("e-1", None, anna))
     (job,) = outbox.claim(T0, 10, 60.0, "t")
-    push = message_from_dict(job.message)
+    push = notifier.delivery_renderer.message(job)
     assert isinstance(push, PushMessage) and push.deep_link == "billingapp://t/x-1"
     no_web = Brand(name="guests-only")
     with pytest.raises(ConfigurationError, match="has none"):

@@ -13,7 +13,7 @@ from datetime import timedelta
 from ticketnotify.channels.mime.builder import POLICY
 from ticketnotify.events import AccountUser, Device, Guest, Ticket, TicketUpdate
 from ticketnotify.guest.links import GuestLinks
-from ticketnotify.messages import EmailMessage, PushMessage, message_from_dict
+from ticketnotify.messages import EmailMessage, PushMessage
 from ticketnotify.notifier import Links, Notifier
 from ticketnotify.outbox import MemoryOutbox
 
@@ -34,7 +34,7 @@ def _publish(ticket: Ticket, event: str, recipient: AccountUser | Guest,
     notifier = Notifier(outbox, links=LINKS, guest_links=links, clock=lambda: T0)
     notifier.publish(TicketUpdate(event_id=event, ticket=ticket, kind="agent_reply",
                                   recipient=recipient, occurred_at=T0))
-    return [message_from_dict(j.message) for j in outbox.claim(T0, 10, 60.0, "t")]
+    return [notifier.delivery_renderer.message(j) for j in outbox.claim(T0, 10, 60.0, "t")]
 
 
 def _headers(message: EmailMessage) -> dict[str, str]:
@@ -101,7 +101,7 @@ def test_merged_into_a_ticket_links_its_key_and_shows_its_number() -> None:
     for event, who in (("e-1", SAM), ("e-2", ANNA)):
         notifier.publish(TicketUpdate(event_id=event, ticket=old, kind="merged", recipient=who,
                                       occurred_at=T0, merged_into=survivor))
-    messages = [message_from_dict(j.message) for j in outbox.claim(T0, 10, 60.0, "t")]
+    messages = [notifier.delivery_renderer.message(j) for j in outbox.claim(T0, 10, 60.0, "t")]
     guest_mail, push, account_mail = messages
     assert isinstance(guest_mail, EmailMessage) and isinstance(account_mail, EmailMessage)
     assert isinstance(push, PushMessage)

@@ -86,11 +86,12 @@ def test_without_an_app_link_a_push_opens_the_web_page(
         account: AccountUser, make_update: Callable[..., TicketUpdate]) -> None:
     outbox = MemoryOutbox()
     web_only = Links(web_ticket_url="https://help.example.se/tickets/{ticket_id}")
-    result = Notifier(outbox, links=web_only, guest_links=None).publish(make_update(account))
+    notifier = Notifier(outbox, links=web_only, guest_links=None)
+    result = notifier.publish(make_update(account))
     pushes = [outbox.get(d.idempotency_key) for d in result.planned if d.is_push]
-    assert pushes and all(job is not None and
-                          job.message["deep_link"] == "https://help.example.se/tickets/12345"
-                          for job in pushes)
+    assert pushes and all(
+        job is not None and notifier.delivery_renderer.message(job).to_dict()["deep_link"]
+        == "https://help.example.se/tickets/12345" for job in pushes)
 
 
 secrets_ = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=32,

@@ -12,7 +12,7 @@ from ticketnotify.channels.smtp import SMTPChannel
 from ticketnotify.errors import InvalidInputError
 from ticketnotify.events import Ticket, TicketUpdate
 from ticketnotify.guest.links import GuestLinks
-from ticketnotify.messages import EmailMessage, message_from_dict
+from ticketnotify.messages import EmailMessage
 from ticketnotify.notifier import Notifier
 from ticketnotify.outbox import MemoryOutbox
 
@@ -34,7 +34,7 @@ def _mail(update: TicketUpdate, brand: Brand = REPLY) -> tuple[EmailMessage, ema
                         guest_links=GuestLinks([golden.KEY], golden.GUEST_URL))
     notifier.publish(update)
     (job,) = [j for j in outbox.claim(golden.NOW, 10, 60.0, "t") if j.channel == "email"]
-    message = message_from_dict(job.message)
+    message = notifier.delivery_renderer.message(job)
     assert isinstance(message, EmailMessage)
     raw = SMTPChannel(golden.CONFIG, clock=lambda: golden.NOW).render(message)
     return message, email.message_from_bytes(raw, policy=POLICY)

@@ -14,6 +14,7 @@ from ticketnotify.errors import ConfigurationError, InvalidInputError, OutboxUna
 from ticketnotify.events import AccountUser, Guest, Ticket, TicketUpdate
 from ticketnotify.guest.links import GuestLinks
 from ticketnotify.loopback.stack import LoopbackStack
+from ticketnotify.messages import PushMessage
 from ticketnotify.notifier import Links, Notifier
 from ticketnotify.outbox import JobStatus, MemoryOutbox
 from ticketnotify.outbox.sqlite import SQLiteOutbox
@@ -91,14 +92,15 @@ def test_push_text_has_no_conversation_content_by_default(
         account: AccountUser, make_update: Callable[..., TicketUpdate]) -> None:
     outbox = MemoryOutbox()
     secret = "Your new PIN is 4711"
+    notifier = Notifier(outbox, links=LINKS, guest_links=None)
     pushes = [outbox.get(d.idempotency_key) for d in
-              Notifier(outbox, links=LINKS, guest_links=None).publish(
-                  make_update(account, excerpt=secret)).planned
-              if d.is_push]
+              notifier.publish(make_update(account, excerpt=secret)).planned if d.is_push]
     assert len(pushes) == 2
     for job in pushes:
         assert job is not None
-        assert secret not in job.message["title"] + job.message["body"]
+        assert secret not in str(job.message)  # an excerpt never shown is never stored
+        push = notifier.delivery_renderer.message(job)
+        assert isinstance(push, PushMessage) and secret not in push.title + push.body
 
 
 def test_demo_delivers_every_channel_and_exits_zero(
@@ -163,7 +165,6 @@ def test_link_patterns_are_checked_up_front(pattern: str) -> None:
 def test_guest_email_relays_no_filer_text_unless_opted_in(
         guest: Guest, make_update: Callable[..., TicketUpdate], opted_in: bool) -> None:
     from ticketnotify.channels.mime.builder import build_mime_bytes
-    from ticketnotify.messages import message_from_dict
     from ticketnotify.notifier import ExcerptPolicy
 
     spam = "BUY PILLS at spam.example"
@@ -171,11 +172,11 @@ def test_guest_email_relays_no_filer_text_unless_opted_in(
                           recipient=guest, occurred_at=T0, excerpt=f"{spam} — reply text")
     outbox = MemoryOutbox()
     policy = ExcerptPolicy(guest_subject=opted_in, guest_email=opted_in)
-    (planned,) = Notifier(outbox, links=LINKS, guest_links=GuestLinks([KEY], URL),
-                          excerpts=policy).publish(update).planned
+    notifier = Notifier(outbox, links=LINKS, guest_links=GuestLinks([KEY], URL), excerpts=policy)
+    (planned,) = notifier.publish(update).planned
     job = outbox.get(planned.idempotency_key)
     assert job is not None
-    message = message_from_dict(job.message)
+    message = notifier.delivery_renderer.message(job)
     wire = build_mime_bytes(message, sender="s@helpdesk.example",  # type: ignore[arg-type]
                             domain="helpdesk.example").decode("utf-8", "replace")
     text = " ".join((message.subject, message.html, message.text, message.preheader))  # type: ignore[union-attr]

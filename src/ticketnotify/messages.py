@@ -1,4 +1,8 @@
-"""Channel-neutral rendered messages: what the outbox stores and the adapters send."""
+"""Channel-neutral rendered messages: what the worker renders a job into and adapters send.
+
+Jobs stored by the v1 release hold these (``to_dict``) and are sent as stored
+(``message_from_dict``); since Outbox v2 a job holds facts (``ticketnotify.facts``).
+"""
 
 from __future__ import annotations
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol
+from functools import lru_cache
+from string import Formatter
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
-from .brands import Brand, Links, fill_url, link_values, reply_headers
+from .brands import Brand, Links, fill_text, link_values, reply_headers
 from .clock import Clock, utc_now
 from .errors import (
     ConfigurationError,
@@ -19,14 +21,16 @@ from .errors import (
     TicketNotifyError,
 )
 from .events import AccountUser, TicketUpdate
-from .messages import EmailMessage, PushMessage
+from .facts import DeliveryFacts, encode_facts
 from .outbox.base import NewJob, Outbox
-from .routing import PlannedDelivery, link_ticket, plan
+from .rendering.values import EMAIL_EXCERPT_CHARS, PUSH_EXCERPT_CHARS, shorten
+from .routing import PlannedDelivery, link_ticket, merged_into_number, plan
 
 __all__ = ["ExcerptPolicy", "LinkSigner", "Links", "Notifier", "PublishResult"]
 
 if TYPE_CHECKING:
     from .rendering import Renderer
+    from .worker.render import DeliveryRenderer
 
 
 class LinkSigner(Protocol):
@@ -89,7 +93,7 @@ class PublishResult:
 
 
 class Notifier:
-    """Plans, renders and stores deliveries; a ``Worker`` sends them later.
+    """Plans and stores deliveries as facts; a ``Worker`` renders and sends them later.
 
     Args:
         outbox: where deliveries are stored (``SQLiteOutbox``, ``PostgresOutbox``).
@@ -99,7 +103,9 @@ class Notifier:
         guest_links: builds the signed link in guest emails, normally
             ``GuestLinks(keys, url_pattern=...)``. Required; ``None`` only if this host
             never notifies guests (such an update then raises).
-        renderer: the ``Renderer``; default ``Renderer.shared()``.
+        renderer: the ``Renderer`` whose templates ``publish`` checks exist; default
+            ``Renderer.shared()``. Workers render with it and the brands through
+            ``Worker(..., renderer=notifier.delivery_renderer)``.
         excerpts: where reply excerpts may appear; default ``ExcerptPolicy()``.
         clock: returns the current aware UTC datetime (signing time of guest links).
         brands: the host's ``Brand``s. Without ``links``, the first is the default brand;
@@ -166,7 +172,10 @@ class Notifier:
         self.clock = clock
 
     def publish(self, update: TicketUpdate, *, transaction: object | None = None) -> PublishResult:
-        """Plan, render and store every delivery of ``update`` in one write (or none).
+        """Plan and store every delivery of ``update`` in one write (or none); no rendering.
+
+        Each job holds the delivery's facts (``ticketnotify.facts``); the worker renders them
+        when it sends, so a template deployed meanwhile is what the recipient gets.
 
         Args:
             update: the ``TicketUpdate``; publishing the same ``event_id`` again stores
@@ -231,7 +240,8 @@ class Notifier:
         if not isinstance(update, TicketUpdate):
             raise InvalidInputError("update", f"must be a TicketUpdate, got {type(update).__name__}")
         planned = plan(update)
-        jobs = [NewJob(d.idempotency_key, d.channel, self._render(update, d).to_dict()) for d in planned]
+        jobs = [NewJob(d.idempotency_key, d.channel, encode_facts(self._facts(update, d)))
+                for d in planned]
         return jobs, planned
 
     def brand_of(self, update: TicketUpdate) -> Brand:
@@ -251,50 +261,64 @@ class Notifier:
                                              f"({', '.join(sorted(self.brands))})")
         return brand
 
-    def _render(self, update: TicketUpdate, delivery: PlannedDelivery) -> EmailMessage | PushMessage:
+    def _facts(self, update: TicketUpdate, delivery: PlannedDelivery) -> DeliveryFacts:
+        """What the worker renders this delivery from; links filled, guest link signed now."""
         r = update.recipient
         brand = self.brand_of(update)
-        key = update.ticket.id  # threading and grouping follow the stable key, never the number
         target = link_ticket(update)  # after a merge: the surviving ticket
+        medium = "push" if delivery.device is not None else "email"
+        if not self.renderer.has_templates(medium, update.kind.value):
+            raise InvalidInputError("kind", f"no {medium} templates for kind "
+                                            f"{update.kind.value!r} under the renderer's folders")
+        common: dict[str, Any] = {
+            "kind": update.kind.value, "event_id": update.event_id,
+            # threading and grouping follow the stable key, never the number
+            "ticket_key": update.ticket.id, "ticket_number": update.ticket.number,
+            "status": update.status or None, "new_replies": update.new_replies,
+            "merged_into": merged_into_number(update), "occurred_at": update.occurred_at,
+            "name": r.name, "locale": r.locale, "time_zone": r.time_zone, "brand": brand.name,
+        }
         if delivery.device is not None:
             assert isinstance(r, AccountUser)
-            push = self.renderer.render_update_push(update, include_excerpt=self.excerpts.push)
-            group = _group_id(key)
             values = link_values(target, brand.name)
-            deep_link = fill_url(brand.app_ticket_url or self._web(brand), values)
-            return PushMessage(
-                delivery_id=delivery.idempotency_key, ticket_id=key, locale=r.locale,
-                platform=delivery.device.platform.value, token=delivery.device.token,
-                user_id=r.user_id, title=push.title, body=push.body,
-                deep_link=deep_link, thread_id=group, collapse_id=group,
-                data={"ticket_id": key, "kind": update.kind.value, "event_id": update.event_id,
-                      **({"ticket_number": update.ticket.number}
-                         if update.ticket.number != key else {})},
-            )
+            excerpt = _excerpt(update, self.excerpts.push, PUSH_EXCERPT_CHARS)
+            return DeliveryFacts(
+                medium="push", subject="", address=delivery.device.token, excerpt=excerpt,
+                excerpt_format=update.excerpt_format if excerpt is not None else "text",
+                ticket_url=_fill_url(brand.app_ticket_url or self._web(brand), values),
+                platform=delivery.device.platform.value, user_id=r.user_id, **common)
         values = link_values(target, brand.name, delivery.address)
         if delivery.guest_link:
             url = self._guest_url(brand, target.id, delivery.address, values)
-            with_subject = self.excerpts.guest_subject
-            email = self.renderer.render_update_email(
-                update, ticket_url=url, app_url=None, guest=True,
-                include_excerpt=self.excerpts.guest_email, include_subject=with_subject,
-                brand=brand)
+            app, with_subject, shown = None, self.excerpts.guest_subject, self.excerpts.guest_email
         else:
-            with_subject = True
-            app = fill_url(brand.app_ticket_url, values) if brand.app_ticket_url else None
-            email = self.renderer.render_update_email(
-                update, ticket_url=fill_url(self._web(brand), values), app_url=app,
-                guest=False, include_excerpt=self.excerpts.account_email, brand=brand)
-        subject, reply_to = reply_headers(brand, email.subject, values)
-        return EmailMessage(
-            delivery_id=delivery.idempotency_key, ticket_id=key,
-            ticket_subject=update.ticket.subject if with_subject else "", locale=r.locale,
-            to_address=delivery.address,
-            to_name="" if delivery.cc else r.name, subject=subject, html=email.html,
-            text=email.text, preheader=email.preheader, sender=brand.sender or "",
-            sender_name=brand.sender_name,
-            envelope_sender=brand.envelope_sender or "", reply_to=reply_to,
-        )
+            url = _fill_url(self._web(brand), values)
+            app = _fill_url(brand.app_ticket_url, values) if brand.app_ticket_url else None
+            with_subject, shown = True, self.excerpts.account_email
+        tag = ""
+        if brand.reply_by_email and brand.subject_tag:
+            tag = fill_text(brand.subject_tag, values, field_name="subject_tag")
+        _, reply_to = reply_headers(brand, "", values)
+        excerpt = _excerpt(update, shown, EMAIL_EXCERPT_CHARS)
+        return DeliveryFacts(
+            medium="email", subject=update.ticket.subject if with_subject else "",
+            excerpt=excerpt, address=delivery.address,
+            to_name="" if delivery.cc else r.name, guest=delivery.guest_link, ticket_url=url,
+            app_url=app, reply_to=reply_to, subject_tag=tag,
+            excerpt_format=update.excerpt_format if excerpt is not None else "text",
+            author_name=update.author_name if excerpt is not None else None,
+            attachments=update.attachments if shown else 0, **common)
+
+    @property
+    def delivery_renderer(self) -> DeliveryRenderer:
+        """What a ``Worker`` renders this notifier's jobs with: its renderer and its brands.
+
+        Pass it as ``Worker(outbox, channels, renderer=notifier.delivery_renderer)`` so the
+        worker renders with the same catalogs, templates and brands as publish checked.
+        """
+        from .worker.render import DeliveryRenderer
+
+        return DeliveryRenderer(self.renderer, self.brands.values())
 
     def _guest_url(self, brand: Brand, key: str, address: str, values: dict[str, str]) -> str:
         if self.guest_links is None:
@@ -304,7 +328,7 @@ class Notifier:
         if brand.guest_ticket_url is None:
             return self.guest_links.url_for(key, address, now=self.clock())
         token = self.guest_links.issue(key, address, now=self.clock())
-        return fill_url(brand.guest_ticket_url, {**values, "token": token})
+        return _fill_url(brand.guest_ticket_url, {**values, "token": token})
 
     def _web(self, brand: Brand) -> str:
         if brand.web_ticket_url is None:
@@ -315,9 +339,26 @@ class Notifier:
         return brand.web_ticket_url
 
 
-def _group_id(ticket_id: str) -> str:
-    """Per-ticket id for push threading/collapsing; APNs caps collapse ids at 64 bytes."""
-    candidate = f"ticket-{ticket_id}"
-    if len(candidate.encode()) <= 64:
-        return candidate
-    return "ticket-" + hashlib.sha256(ticket_id.encode()).hexdigest()[:40]
+@lru_cache(maxsize=256)
+def _placeholders(pattern: str) -> tuple[str, ...]:
+    return tuple({name for _, name, _, _ in Formatter().parse(pattern) if name})
+
+
+def _fill_url(pattern: str, values: dict[str, str]) -> str:
+    """``fill_url`` quoting only the values the pattern uses (publish fills two or three)."""
+    return fill_text(pattern, {k: quote(values[k], safe="") for k in _placeholders(pattern)
+                               if k in values})
+
+
+def _excerpt(update: TicketUpdate, shown: bool, chars: int) -> str | None:
+    """The excerpt to store, or None: never stored unshown.
+
+    Plain text is stored cut to ``chars`` as the message shows it (cutting again at delivery
+    changes nothing); Markdown and HTML as written, sanitized and cut when rendered, since a
+    cut in the source could fall inside markup.
+    """
+    if not shown or not update.excerpt or not update.excerpt.strip():
+        return None
+    if update.excerpt_format != "text":
+        return update.excerpt
+    return shorten(update.excerpt, chars)

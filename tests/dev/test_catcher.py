@@ -67,7 +67,7 @@ async def test_pushes_are_kept_as_files_and_listed(tmp_path: Path) -> None:
         await notifier.apublish(TicketUpdate(event_id="e1", ticket=Ticket("42", "Help"),
                                              kind=UpdateKind.AGENT_REPLY, recipient=user,
                                              occurred_at=utc_now()))
-        worker = Worker(outbox, dev.stack.channels())
+        worker = Worker(outbox, dev.stack.channels(), renderer=notifier.delivery_renderer)
         await worker.drain()
         await worker.aclose()
         async with httpx.AsyncClient(base_url=dev.web_url) as client:

@@ -14,7 +14,7 @@ from pathlib import Path
 from ticketnotify.channels.smtp import SMTPChannel, SMTPConfig
 from ticketnotify.events import AccountUser, Device, Guest, Ticket, TicketUpdate
 from ticketnotify.guest.links import GuestLinks
-from ticketnotify.messages import EmailMessage, message_from_dict
+from ticketnotify.messages import EmailMessage
 from ticketnotify.notifier import Links, Notifier
 from ticketnotify.outbox import MemoryOutbox
 
@@ -58,7 +58,7 @@ def render(update: TicketUpdate, notifier: Notifier | None = None) -> bytes:
     notifier.outbox = outbox
     notifier.publish(update)
     (job,) = [j for j in outbox.claim(NOW, 10, 60.0, "golden") if j.channel == "email"]
-    message = message_from_dict(job.message)
+    message = notifier.delivery_renderer.message(job)
     assert isinstance(message, EmailMessage)
     return SMTPChannel(CONFIG, clock=lambda: NOW).render(message)
 

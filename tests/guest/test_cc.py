@@ -8,7 +8,7 @@ from ticketnotify.errors import InvalidInputError
 from ticketnotify.events import Guest, Ticket, TicketUpdate
 from ticketnotify.guest.errors import AddressMismatchError
 from ticketnotify.guest.links import GuestLinks
-from ticketnotify.messages import EmailMessage, message_from_dict
+from ticketnotify.messages import EmailMessage
 from ticketnotify.notifier import Links, Notifier
 from ticketnotify.outbox import MemoryOutbox
 
@@ -24,7 +24,7 @@ def _mails(guest: Guest) -> list[EmailMessage]:
                         guest_links=GuestLinks([KEY], URL), clock=lambda: T0)
     notifier.publish(TicketUpdate(event_id="e-1", ticket=Ticket("T-1", "s", number="42"),
                                   kind="agent_reply", recipient=guest, occurred_at=T0))
-    mails = [message_from_dict(j.message) for j in outbox.claim(T0, 10, 60.0, "t")]
+    mails = [notifier.delivery_renderer.message(j) for j in outbox.claim(T0, 10, 60.0, "t")]
     assert all(isinstance(m, EmailMessage) for m in mails)
     return mails  # type: ignore[return-value]
 

@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ticketnotify.channels.smtp.channel import SMTPChannel, SMTPConfig
+from ticketnotify.facts import DeliveryFacts, encode_facts
 from ticketnotify.loopback.smtp import RecordingHandler
 from ticketnotify.messages import EmailMessage
 from ticketnotify.outbox.base import NewJob, Outbox
 from ticketnotify.worker import Worker
 
+_WHEN = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*<([^@>]+)@", re.IGNORECASE | re.MULTILINE)
 
 
@@ -46,7 +48,24 @@ class CountingHandler(RecordingHandler):
 
 
 def email_jobs(count: int, prefix: str = "job") -> list[NewJob]:
-    """``count`` small rendered emails whose delivery id is their idempotency key."""
+    """``count`` emails as ``publish`` stores them (facts, rendered by the worker when sent);
+    each one's Message-ID is its idempotency key."""
+    jobs = []
+    for i in range(count):
+        key = f"{prefix}{i:06d}"
+        ticket = str(1000 + i % 97)
+        facts = DeliveryFacts(
+            medium="email", kind="agent_reply", event_id=key, ticket_key=ticket,
+            ticket_number=ticket, subject="Printer on fire", excerpt=None, status=None,
+            new_replies=1, merged_into=None, occurred_at=_WHEN, name="", locale="en",
+            time_zone="UTC", brand="default", address=f"user{i % 500}@example.com",
+            ticket_url=f"https://help.example.com/tickets/{ticket}", to_name="")
+        jobs.append(NewJob(key, "email", encode_facts(facts)))
+    return jobs
+
+
+def rendered_email_jobs(count: int, prefix: str = "job") -> list[NewJob]:
+    """``count`` small emails stored rendered, as the v1 release did (still delivered)."""
     jobs = []
     for i in range(count):
         key = f"{prefix}{i:06d}"

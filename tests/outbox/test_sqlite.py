@@ -21,7 +21,7 @@ def test_the_file_is_in_wal_mode_and_versioned(tmp_path: Path) -> None:
     SQLiteOutbox(tmp_path / "o.db").close()
     conn = sqlite3.connect(tmp_path / "o.db")
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (2,)  # Outbox v2
     conn.close()
 
 

@@ -177,8 +177,8 @@ async def test_the_notifier_and_the_code_sender_share_one_renderer(
     notifier = Notifier(outbox, renderer=host_renderer, links=LINKS, guest_links=None)
     notifier.publish(update(UpdateKind.RECEIVED, "da", guest=False))
     later = datetime(2100, 1, 1, tzinfo=UTC)
-    stored = json.dumps([job.message for job in outbox.claim(later, 10, 30.0, "w")],
-                        ensure_ascii=False)
+    stored = json.dumps([notifier.delivery_renderer.message(job).to_dict()
+                         for job in outbox.claim(later, 10, 30.0, "w")], ensure_ascii=False)
     assert "Vi har modtaget din sag" in stored and FOOTER_DA in stored
 
     channel = MemoryChannel()

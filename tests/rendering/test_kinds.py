@@ -175,10 +175,11 @@ def test_merged_push_opens_the_surviving_ticket_in_the_app() -> None:
     push = next(d for d in result.planned if d.is_push)
     job = outbox.get(push.idempotency_key)
     assert job is not None
-    assert job.message["deep_link"].endswith("/12399")
-    assert job.message["title"] == "Ärende 12345 har slagits samman med ett annat"
-    assert job.message["body"] == "Konversationen fortsätter i ärende 12399. Tryck för att öppna det."
-    assert job.message["thread_id"] == "ticket-12345"  # grouped with the old ticket's pushes
+    message = notifier.delivery_renderer.message(job).to_dict()
+    assert message["deep_link"].endswith("/12399")
+    assert message["title"] == "Ärende 12345 har slagits samman med ett annat"
+    assert message["body"] == "Konversationen fortsätter i ärende 12399. Tryck för att öppna det."
+    assert message["thread_id"] == "ticket-12345"  # grouped with the old ticket's pushes
 
 
 @pytest.mark.parametrize("locale", ["en", "sv"])

@@ -157,14 +157,14 @@ async def test_broken_german_entry_falls_back_for_that_string_and_publish_delive
     outbox = MemoryOutbox()
     notifier = Notifier(outbox, renderer=renderer, links=LINKS,
                         guest_links=GuestLinks([b"k" * 32], "https://h.example/g/{ticket_id}?t={token}"))
+    notifier.publish(news(UpdateKind.INFO_REQUESTED, "de_DE"))
+    second = news(UpdateKind.INFO_REQUESTED, "de_DE", name="Bo")
+    notifier.publish(TicketUpdate(event_id="e-2", ticket=second.ticket, kind=second.kind,
+                                  recipient=second.recipient, occurred_at=WHEN))
     with caplog.at_level(logging.WARNING, logger="ticketnotify.i18n"):
-        notifier.publish(news(UpdateKind.INFO_REQUESTED, "de_DE"))  # raised CatalogError before
-        second = news(UpdateKind.INFO_REQUESTED, "de_DE", name="Bo")
-        notifier.publish(TicketUpdate(event_id="e-2", ticket=second.ticket, kind=second.kind,
-                                      recipient=second.recipient, occurred_at=WHEN))
-    async with LoopbackStack() as stack:
-        await Worker(outbox, stack.channels()).drain()
-        mails = await stack.smtp.wait_for(2)
+        async with LoopbackStack() as stack:  # the worker renders: raised CatalogError before
+            await Worker(outbox, stack.channels(), renderer=notifier.delivery_renderer).drain()
+            mails = await stack.smtp.wait_for(2)
     texts = [_plain(m.message) for m in mails]
     info = next(t for t in texts if "more information" in t)
     assert "continue with your ticket “Login fails”. Please open the ticket" in info

@@ -137,3 +137,56 @@ async def test_worker_once_returns_on_an_outbox_holding_a_poison_job(tmp_path: P
     assert "unreadable message: AttributeError" in (bad.last_error or "")
     assert store.counts() == [ChannelCount("memory", JobStatus.DEAD, 1),
                               ChannelCount("memory", JobStatus.DELIVERED, 1)]
+
+
+HOST_MODULE = '''
+from ticketnotify.brands import Brand
+from ticketnotify.channels.memory import MemoryChannel
+from ticketnotify.notifier import Notifier
+from ticketnotify.outbox.sqlite import SQLiteOutbox
+
+SENT = MemoryChannel()
+BILLING = Brand(name="billing", web_ticket_url="https://billing.example.com/t/{ticket_id}",
+                sender="billing@example.net", sender_name="Billing Team")
+notifier = Notifier(SQLiteOutbox(OUTBOX), brands=[BILLING], guest_links=None)
+
+
+def channels():
+    return {"email": SENT}
+'''
+
+
+def test_the_worker_renders_with_the_notifier_named_by_renderer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from ticketnotify.events import AccountUser, Ticket, TicketUpdate
+
+    path = tmp_path / "o.db"
+    (tmp_path / "hostnotify.py").write_text(f"OUTBOX = {str(path)!r}\n" + HOST_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import hostnotify  # type: ignore[import-not-found]
+
+    hostnotify.notifier.publish(TicketUpdate(
+        event_id="e-1", ticket=Ticket("K-1", "Invoice twice"), kind="agent_reply",
+        recipient=AccountUser(user_id="u-1", email="anna@example.com"),
+        occurred_at=datetime.now(UTC)))
+    assert main(["worker", "--once", "--progress", "0", "--outbox", f"sqlite:///{path}",
+                 "--channels", "hostnotify:channels", "--renderer", "hostnotify"]) == 0
+    (mail,) = hostnotify.SENT.sent
+    assert mail.sender == "billing@example.net" and mail.sender_name == "Billing Team"
+    assert "https://billing.example.com/t/K-1" in mail.text
+
+
+def test_renderer_naming_something_else_says_what_to_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "hostchannels.py").write_text(
+        "from ticketnotify.channels.memory import MemoryChannel\n"
+        "def channels():\n    return {'email': MemoryChannel()}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    SQLiteOutbox(tmp_path / "o.db").close()
+    assert main(["worker", "--once", "--outbox", f"sqlite:///{tmp_path}/o.db", "--channels",
+                 "hostchannels:channels", "--renderer", "os:sep"]) == 2
+    assert "name your Notifier" in capsys.readouterr().err

@@ -64,7 +64,8 @@ class GuestSite:
         self.notifier = Notifier(self.outbox, links=None, guest_links=self.links)
         config = SMTPConfig(host=smtp_host, port=smtp_port, security=Security.NONE, sender=SENDER,
                             sender_name="Helpdesk Support", timeout=10, local_hostname="localhost")
-        self.worker = Worker(self.outbox, {"email": SMTPChannel(config)})
+        self.worker = Worker(self.outbox, {"email": SMTPChannel(config)},
+                             renderer=self.notifier.delivery_renderer)
         self.sender = EmailCodeSender(Renderer.shared(), SMTPChannel(config))
         self.store = SQLiteCodeStore(folder / "codes.sqlite3")
         self.codes = VerificationCodes(self.links, self.store, self.sender, code_secret, clock=clock)

@@ -22,7 +22,12 @@ class JobStatus(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class NewJob:
-    """A planned, rendered delivery as ``publish`` hands it to the outbox."""
+    """A planned delivery as ``publish`` hands it to the outbox.
+
+    ``message`` is the delivery's facts in their stored form (``ticketnotify.facts``,
+    ``{"v": 2, ...}``); jobs stored by the v1 release hold a rendered message instead
+    (``messages.message_from_dict``), and the worker sends those as stored.
+    """
 
     idempotency_key: str
     channel: str
@@ -31,7 +36,7 @@ class NewJob:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """A stored delivery as a worker sees it when claimed."""
+    """A stored delivery as a worker sees it when claimed (``message``: see ``NewJob``)."""
 
     id: int
     idempotency_key: str

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..databases import ConnectionFactory, Cursor, PostgresConnection, aware
 from ..errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
 from .base import Job, NewJob, Outcome, OutcomeKind
-from .sql import COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
+from .sql import CLAIM_COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
 from .wakeups import CHANNEL, PostgresWakeup, Wakeup
 
 if TYPE_CHECKING:
@@ -47,6 +47,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         f"CREATE INDEX IF NOT EXISTS {TABLE}_finished_age ON {TABLE} (created_at) "
         "WHERE status <> 'pending'",
     ),
+    # 2: Outbox v2. New jobs hold facts, old ones keep their rendered message (see sql.py):
+    # nothing to rewrite, so the upgrade takes no lock beyond the schema table's row.
+    (),
 )
 
 
@@ -262,6 +265,7 @@ class PostgresOutbox(SQLOutbox):
 
     def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:
         at = aware(now)
+        lease_until = at + timedelta(seconds=lease_seconds)
         with self._transaction() as cur:
             cur.execute(
                 f"WITH due AS (SELECT id FROM {TABLE}"
@@ -270,11 +274,10 @@ class PostgresOutbox(SQLOutbox):
                 " ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
                 f" UPDATE {TABLE} AS o SET lease_until = %(lease)s, leased_by = %(worker)s"
                 f" FROM due WHERE o.id = due.id RETURNING "
-                + ", ".join(f"o.{c.strip()}" for c in COLUMNS.split(",")),
-                {"now": at, "limit": limit, "worker": worker_id,
-                 "lease": at + timedelta(seconds=lease_seconds)},
+                + ", ".join(f"o.{c.strip()}" for c in CLAIM_COLUMNS.split(",")),
+                {"now": at, "limit": limit, "worker": worker_id, "lease": lease_until},
             )
-            jobs = [self._job(r) for r in cur.fetchall()]
+            jobs = [self._claimed(r, lease_until) for r in cur.fetchall()]
         jobs.sort(key=lambda j: (j.next_attempt_at, j.id))
         return jobs
 

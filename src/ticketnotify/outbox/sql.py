@@ -26,6 +26,17 @@ COLUMNS = (
     "lease_until, last_error, created_at"
 )
 
+# What a worker reads of a claimed job: status (pending) and lease (the one it just set) are
+# known already, and the finished-job columns (detail, finished_at) are never needed.
+CLAIM_COLUMNS = (
+    "id, idempotency_key, channel, message, attempts, next_attempt_at, last_error, created_at"
+)
+
+# Since schema version 2 (Outbox v2) ``message`` holds the delivery's facts (``{"v": 2, ...}``,
+# ``ticketnotify.facts``); rows written before it keep their rendered message, which the
+# worker sends as stored. The table itself is unchanged, so the upgrade is instant and an
+# outbox of either age is read by the same statements.
+
 # What each kind of outcome sets; ``v`` is the row of (job_id, note, moment) it came with.
 OUTCOME_SET = {
     OutcomeKind.DELIVERED: "status = 'delivered', attempts = attempts + 1, lease_until = NULL,"
@@ -82,6 +93,14 @@ class SQLOutbox(Outbox):
             status=JobStatus(row[4]), attempts=row[5], next_attempt_at=self._from_db(row[6]),
             lease_until=None if row[7] is None else self._from_db(row[7]), last_error=row[8],
             created_at=self._from_db(row[9]),
+        )
+
+    def _claimed(self, row: Sequence[Any], lease_until: datetime) -> Job:
+        """A job from a ``CLAIM_COLUMNS`` row: pending, leased until ``lease_until``."""
+        return Job(
+            id=row[0], idempotency_key=row[1], channel=row[2], message=self._load(row[3]),
+            status=JobStatus.PENDING, attempts=row[4], next_attempt_at=self._from_db(row[5]),
+            lease_until=lease_until, last_error=row[6], created_at=self._from_db(row[7]),
         )
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> int:

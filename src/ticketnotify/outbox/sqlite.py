@@ -13,7 +13,7 @@ from typing import Any, Literal
 from ..databases import WAL_LIMIT, Cursor, SQLiteFile, to_micros
 from ..errors import ConfigurationError, InvalidInputError, OutboxUnavailableError
 from .base import Job, NewJob, Outcome, OutcomeKind
-from .sql import COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
+from .sql import CLAIM_COLUMNS, FENCE, OUTCOME_SET, TABLE, SQLOutbox, refused
 from .wakeups import Wakeup, signal_for
 
 # Each entry moves the schema one version up; ``PRAGMA user_version`` records where a file is.
@@ -40,11 +40,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # No index on created_at: ``status`` and ``purge`` scan instead, because each index
         # costs every publish a page write and publishing is the hot path here.
     ),
+    # 2: Outbox v2. New jobs hold facts, old ones keep their rendered message (see sql.py):
+    # nothing to rewrite, the version tells tools which release last opened the file.
+    (),
 )
 
 
-def _dump(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+# One encoder made once: json.dumps would build it again for every job it is given options for.
+_dump = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class SQLiteOutbox(SQLOutbox):
@@ -167,7 +170,10 @@ class SQLiteOutbox(SQLOutbox):
             else:
                 with self._db.write() as conn:
                     before = conn.total_changes
-                    conn.executemany(sql, rows)
+                    if len(rows) == 1:  # publish's usual case: one statement, no iterator
+                        conn.execute(sql, rows[0])
+                    else:
+                        conn.executemany(sql, rows)
                     added = conn.total_changes - before
         except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
             raise refused(exc) from exc
@@ -212,18 +218,20 @@ class SQLiteOutbox(SQLOutbox):
 
     def claim(self, now: datetime, limit: int, lease_seconds: float, worker_id: str) -> list[Job]:
         at = to_micros(now)
-        lease = to_micros(now + timedelta(seconds=lease_seconds))
+        lease_until = now + timedelta(seconds=lease_seconds)
+        lease = to_micros(lease_until)
         with self._db.write() as conn:
             rows = conn.execute(
                 f"UPDATE {TABLE} SET lease_until = ?, leased_by = ? WHERE id IN ("
                 f" SELECT id FROM {TABLE} WHERE status = 'pending' AND next_attempt_at <= ?"
                 "  AND (lease_until IS NULL OR lease_until <= ?)"
                 "  ORDER BY next_attempt_at, id LIMIT ?)"
-                f" RETURNING {COLUMNS}",
+                f" RETURNING {CLAIM_COLUMNS}",
                 (lease, worker_id, at, at, limit),
             ).fetchall()
         self._db.fold(idle=not rows)
-        jobs = [self._job(r) for r in rows]
+        lease_until = self._from_db(lease)
+        jobs = [self._claimed(r, lease_until) for r in rows]
         jobs.sort(key=lambda j: (j.next_attempt_at, j.id))
         return jobs
 

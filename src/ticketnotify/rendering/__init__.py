@@ -14,6 +14,7 @@ from babel.messages.catalog import Catalog
 from ..brands import Brand
 from ..errors import InvalidInputError
 from ..events import TicketUpdate
+from ..facts import DeliveryFacts
 from ..i18n import (
     PSEUDO_LOCALES,
     LocaleSet,
@@ -138,6 +139,7 @@ class Renderer:
         self._emails: SkeletonCache[_EmailSkeleton] = SkeletonCache(self.config)
         self._pushes: SkeletonCache[tuple[Skeleton, Skeleton]] = SkeletonCache(self.config)
         self._negotiated: dict[str, str] = {}
+        self._folders: dict[tuple[str, str], bool] = {}
         self._formats: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -231,21 +233,24 @@ class Renderer:
         """The push for one update; no conversation content unless the host opted in."""
         values = self._update_values(update, include_excerpt, PUSH_EXCERPT_CHARS)
         values.pop("ticket_subject")  # lock screens are public: the subject stays in the app
+        return self._render_push(update.kind.value, update.recipient.locale, values)
+
+    def _render_push(self, kind: str, locale: str, values: dict[str, SlotValue]) -> RenderedPush:
         for name in _EMAIL_ONLY:  # the author's name is conversation, as the subject is
-            values.pop(name)
-        templates = self._templates_for(update.recipient.locale)
-        key = (update.kind.value, templates.locale_id, variant_of(values, templates.plural_key))
+            values.pop(name, None)
+        templates = self._templates_for(locale)
+        key = (kind, templates.locale_id, variant_of(values, templates.plural_key))
         skeletons = self._pushes.get(key)
         if skeletons is None:
             ctx = marker_context(values)
-            base = f"push/{update.kind.value}"
+            base = f"push/{kind}"
             with template_errors(templates.locale_id, base, self.config):
                 skeletons = (
                     _line(templates.render(f"{base}/title.txt", ctx)),
                     _line(templates.render(f"{base}/body.txt", ctx)),
                 )
             skeletons = self._pushes.put(key, skeletons)
-        filled = fill_values(values, babel_locale(self.formatting_locale(update.recipient.locale)))
+        filled = fill_values(values, babel_locale(self.formatting_locale(locale)))
         filled = with_bidi(filled, bidi_names(*skeletons), templates.direction == "rtl")
         return RenderedPush(title=skeletons[0].fill(filled), body=skeletons[1].fill(filled))
 
@@ -301,28 +306,90 @@ class Renderer:
                 self._formats[locale] = found
         return found
 
+    def render_facts(
+        self, facts: DeliveryFacts, brand: Brand | None = None, *, locale: str | None = None
+    ) -> RenderedEmail | RenderedPush:
+        """Render one delivery from a job's stored facts (the worker's path since Outbox v2).
+
+        Args:
+            facts: the job's ``DeliveryFacts`` (its excerpt is sanitized and cut here).
+            brand: the brand ``facts.brand`` names (team, logo, colours, footer); ``None``
+                is the default look.
+            locale: render in this locale instead of ``facts.locale`` (the worker's
+                fallback to the default locale when the recipient's catalog fails).
+
+        Returns:
+            ``RenderedEmail`` for ``facts.medium == "email"``, else ``RenderedPush``.
+
+        Raises:
+            CatalogError, ConfigurationError, InvalidInputError: the templates or catalogs
+                of that locale cannot render it.
+        """
+        loc = locale or facts.locale
+        push = facts.medium == "push"
+        values = self._content_values(
+            number=facts.ticket_number, subject=facts.subject, excerpt=facts.excerpt,
+            excerpt_format=facts.excerpt_format, author_name=facts.author_name,
+            attachments=facts.attachments or None, status=facts.status,
+            new_replies=facts.new_replies, occurred_at=facts.occurred_at,
+            time_zone=facts.time_zone, locale=loc, name=facts.name,
+            merged_into=facts.merged_into,
+            excerpt_chars=PUSH_EXCERPT_CHARS if push else EMAIL_EXCERPT_CHARS)
+        if push:
+            del values["ticket_subject"]
+            return self._render_push(facts.kind, loc, values)
+        values["guest"] = facts.guest
+        values["ticket_url"] = facts.ticket_url
+        values["app_url"] = None if facts.guest or not facts.app_url else facts.app_url
+        values.update(brand_values(brand))
+        return self._render_email(facts.kind, loc, values, html_slots=_SANITIZED_HTML,
+                                  look=brand_look(brand))
+
+    def has_templates(self, medium: str, kind: str) -> bool:
+        """Whether a template folder ``<medium>/<kind>`` exists (``publish``'s cheap check)."""
+        found = self._folders.get((medium, kind))
+        if found is None:
+            found = self._folders[(medium, kind)] = any(
+                (Path(d) / medium / kind).is_dir() for d in self.config.all_templates_dirs)
+        return found
+
     def _update_values(
         self, update: TicketUpdate, include_excerpt: bool, excerpt_chars: int
     ) -> dict[str, SlotValue]:
         r = update.recipient
-        excerpt = update.excerpt if include_excerpt and update.excerpt else None
-        shown = prepare_excerpt(excerpt, update.excerpt_format, excerpt_chars,
+        return self._content_values(
+            number=update.ticket.number,  # templates show it: the number, not the key
+            subject=update.ticket.subject,
+            excerpt=update.excerpt if include_excerpt else None,
+            excerpt_format=update.excerpt_format, author_name=update.author_name,
+            attachments=(update.attachments or None) if include_excerpt else None,
+            status=update.status, new_replies=update.new_replies,
+            occurred_at=update.occurred_at, time_zone=r.time_zone, locale=r.locale,
+            # kind "merged": the ticket the conversation continues in (a number, not content)
+            name=r.name, merged_into=merged_into_number(update), excerpt_chars=excerpt_chars)
+
+    def _content_values(
+        self, *, number: str, subject: str, excerpt: str | None, excerpt_format: str,
+        author_name: str | None, attachments: int | None, status: str | None,
+        new_replies: int, occurred_at: datetime, time_zone: str, locale: str, name: str,
+        merged_into: str | None, excerpt_chars: int,
+    ) -> dict[str, SlotValue]:
+        """The slot values of an update's message: one place for publish's facts and an update."""
+        shown = prepare_excerpt(excerpt, excerpt_format, excerpt_chars,
                                 remote_images=self._remote_images) if excerpt else None
         return {
-            "ticket_id": update.ticket.number,  # templates show it: the number, not the key
-            "ticket_subject": update.ticket.subject,
+            "ticket_id": number,
+            "ticket_subject": subject,
             "excerpt": shown.text if shown else None,
             "excerpt_html": shown.html if shown else None,  # sanitized: filled unescaped
-            "author_name": update.author_name if shown else None,
+            "author_name": author_name if shown else None,
             # None, not 0: a count of 0 shares its plural form (and so its variant) with 2
-            "attachments": (update.attachments or None) if include_excerpt else None,
-            "status": update.status or None,
-            "new_replies": update.new_replies,
-            "occurred_at": format_when(
-                update.occurred_at, r.time_zone, self.formatting_locale(r.locale)),
-            "name": r.name,
-            # kind "merged": the ticket the conversation continues in (a number, not content)
-            "merged_into": merged_into_number(update),
+            "attachments": attachments,
+            "status": status or None,
+            "new_replies": new_replies,
+            "occurred_at": format_when(occurred_at, time_zone, self.formatting_locale(locale)),
+            "name": name,
+            "merged_into": merged_into,
         }
 
     def _templates_for(self, locale: str) -> LocaleTemplates:

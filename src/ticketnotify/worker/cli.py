@@ -19,6 +19,7 @@ from .dead_devices import InvalidDeviceCallback
 from .logs import configure_logging
 from .loop import Worker
 from .metrics import WorkerMetrics
+from .render import delivery_renderer_of
 from .retry import RetryPolicy
 from .signals import stop_on_signals
 from .stats import WorkerStats
@@ -50,6 +51,10 @@ def register(subparsers: Any) -> None:
                         help="called as function(user_id, Device) once per dead push token, "
                              "so you can forget the device; a plain function runs in a "
                              "thread, an async one on the worker's loop")
+    worker.add_argument("--renderer", metavar="MODULE:ATTRIBUTE",
+                        help="your Notifier (or a function returning it): jobs are rendered "
+                             "when sent, with its catalogs, templates and brands; default: "
+                             "the shipped ones and the plain default brand only")
     worker.add_argument("--batch", type=int, default=100, help="jobs claimed at once")
     worker.add_argument("--concurrency", type=int, default=50, help="sends in flight at once")
     worker.add_argument("--lease", type=float, default=120.0,
@@ -189,6 +194,8 @@ async def run_worker(args: argparse.Namespace, outbox: Outbox) -> WorkerStats:
         retry=RetryPolicy(max_attempts=args.max_attempts),
         batch_size=args.batch, concurrency=args.concurrency, lease_seconds=args.lease,
         shutdown_grace=args.grace, metrics=metrics,
+        renderer=delivery_renderer_of(_import_object("--renderer", args.renderer, "notifier"))
+        if getattr(args, "renderer", None) else None,
     )
     server = None if metrics is None else serve_metrics(metrics, args.metrics_addr,
                                                          args.metrics_port)

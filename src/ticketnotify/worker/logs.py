@@ -14,6 +14,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from ..facts import event_id_in
 from ..outbox.base import Job
 
 FIELDS = ("job_id", "event_id", "channel", "outcome", "error_class")
@@ -23,15 +24,15 @@ FIELDS = ("job_id", "event_id", "channel", "outcome", "error_class")
 def event_id_of(job: Job) -> str | None:
     """The event id a job was published for, if it holds one.
 
-    Outbox v2 jobs hold the delivery's facts (``ticketnotify.facts``: ``{"v": 2, "e":
-    event id, ...}``); v1 jobs hold a rendered message, which has none.
+    Outbox v2 jobs hold the delivery's facts, read with ``ticketnotify.facts.event_id_in``;
+    v1 jobs hold a rendered message, which has none.
     """
     found = getattr(job, "event_id", None)
     stored = job.message
     if found is None and isinstance(stored, dict):
         found = stored.get("event_id")
-        if found is None and isinstance(stored.get("v"), int):  # facts' short keys
-            found = stored.get("e")
+        if found is None:
+            found = event_id_in(stored)
     return None if found is None else str(found)
 
 

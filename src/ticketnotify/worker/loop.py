@@ -17,13 +17,16 @@ from ..errors import (
     DeliveryTimeoutError,
     InvalidAddressError,
     PermanentDeliveryError,
+    TransientDeliveryError,
 )
-from ..messages import Message, PushMessage, message_from_dict
+from ..messages import Message, PushMessage
 from ..outbox.base import Job, Outbox, Outcome, OutcomeKind
+from ..rendering import Renderer
 from .dead_devices import DeadDevices, InvalidDeviceCallback
 from .logs import job_fields
 from .metrics import WorkerMetrics
 from .outcomes import OutcomeRecorder
+from .render import DeliveryRenderer
 from .retry import DeadLetter, RetryDecision, RetryLater, RetryPolicy, RetryStrategy
 from .stats import WorkerStats
 from .store_thread import StoreThread
@@ -73,6 +76,9 @@ class Worker:
         record_every: Outcomes recorded per store transaction.
         metrics: Prometheus metrics to keep (``WorkerMetrics()``, needs the ``metrics``
             extra); serve ``metrics.registry``. None keeps only ``stats``.
+        renderer: What jobs are rendered with when they are sent: normally
+            ``notifier.delivery_renderer`` (the notifier's ``Renderer`` and brands); a bare
+            ``Renderer`` knows only the plain default brand; default ``Renderer.shared()``.
 
     Raises:
         ConfigurationError: A count below 1, a non-positive lease, a ``send_timeout`` not
@@ -97,6 +103,7 @@ class Worker:
         dead_device_memory: int = 10_000,
         record_every: int = 50,
         metrics: WorkerMetrics | None = None,
+        renderer: Renderer | DeliveryRenderer | None = None,
     ) -> None:
         if batch_size < 1 or concurrency < 1 or record_every < 1:
             raise ConfigurationError(
@@ -116,6 +123,7 @@ class Worker:
                 f"not {type(retry).__name__}")
         self.outbox = outbox
         self.channels = dict(channels)
+        self.renderer = renderer if isinstance(renderer, DeliveryRenderer) else DeliveryRenderer(renderer)
         self.retry: RetryStrategy = retry or RetryPolicy()
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
@@ -324,7 +332,10 @@ class Worker:
             self._failed(job, PermanentDeliveryError(f"no channel configured for {job.channel!r}"))
             return
         try:
-            message = message_from_dict(job.message)
+            message = self.renderer.message(job)  # v2 facts rendered now, v1 as stored
+        except TransientDeliveryError as exc:  # no locale renders it: a deployment to fix
+            self._failed(job, exc)
+            return
         except Exception as exc:  # any shape of stored data that cannot ever be sent
             self._failed(job, PermanentDeliveryError(f"unreadable message: {type(exc).__name__}: {exc}"))
             return
