@@ -60,7 +60,8 @@ V1_POSTGRES = (
 
 
 def _v1_rows() -> list[tuple[str, str, str, str]]:
-    with sqlite3.connect(FIXTURE) as conn:
+    assert FIXTURE.stat().st_size > 0, f"{FIXTURE} is missing: it is committed with the tests"
+    with sqlite3.connect(f"file:{FIXTURE}?mode=ro", uri=True) as conn:
         return conn.execute("SELECT idempotency_key, channel, message, status"
                             " FROM ticketnotify_outbox ORDER BY id").fetchall()
 
