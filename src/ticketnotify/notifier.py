@@ -288,7 +288,8 @@ class Notifier:
         subject, reply_to = reply_headers(brand, email.subject, values)
         return EmailMessage(
             delivery_id=delivery.idempotency_key, ticket_id=key,
-            ticket_subject=update.ticket.subject if with_subject else "", locale=r.locale,
+            ticket_subject=update.ticket.subject if with_subject else "",
+            locale=self.renderer.formatting_locale(r.locale),  # the language the text is in
             to_address=delivery.address,
             to_name="" if delivery.cc else r.name, subject=subject, html=email.html,
             text=email.text, preheader=email.preheader, sender=brand.sender or "",
