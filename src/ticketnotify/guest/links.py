@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from itsdangerous.encoding import base64_encode
 
+from ..brands import check_scheme
 from ..clock import utc_now
 from ..errors import ConfigurationError, InvalidInputError
 from ..validation import check_aware, check_text, email_key
@@ -334,6 +335,7 @@ def _check_pattern(pattern: object) -> str:
         raise ConfigurationError(f"url_pattern {pattern!r} is not a format string: {exc}") from exc
     if "token" not in names:
         raise ConfigurationError(f"url_pattern {pattern!r} must contain {{token}}")
+    check_scheme("url_pattern", pattern)
     unknown = names - {"token", "ticket_id"}
     if unknown:
         raise ConfigurationError(f"url_pattern {pattern!r} may only use {{ticket_id}} and "
