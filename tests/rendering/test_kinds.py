@@ -176,7 +176,7 @@ def test_merged_push_opens_the_surviving_ticket_in_the_app() -> None:
     job = outbox.get(push.idempotency_key)
     assert job is not None
     assert job.message["deep_link"].endswith("/12399")
-    assert job.message["title"] == "Ärende 12345 har slagits samman med ett annat"
+    assert job.message["title"] == "Ärende 12345 har slagits ihop"
     assert job.message["body"] == "Konversationen fortsätter i ärende 12399. Tryck för att öppna det."
     assert job.message["thread_id"] == "ticket-12345"  # grouped with the old ticket's pushes
 
