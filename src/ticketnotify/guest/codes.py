@@ -91,7 +91,8 @@ class VerificationCodes:
         store: where codes and send counts live (``SQLiteCodeStore``,
             ``PostgresCodeStore``, ``MemoryCodeStore``).
         sender: delivers the code email, normally ``EmailCodeSender(renderer, channel)``.
-        secret: at least 32 random bytes; keys the code and address hashes in the store.
+        secret: at least 32 random bytes (a ``str`` counts as its UTF-8 bytes, e.g.
+            ``secrets.token_urlsafe(32)``); keys the code and address hashes in the store.
         clock: returns the current aware UTC datetime (tests pass their own).
         code_ttl: how long a code works (default 10 minutes).
         max_attempts: wrong tries allowed per code (default 5).
@@ -111,7 +112,7 @@ class VerificationCodes:
         links: GuestLinks,
         store: CodeStore,
         sender: CodeSender,
-        secret: bytes,
+        secret: str | bytes,
         *,
         clock: Clock = utc_now,
         code_ttl: timedelta = timedelta(minutes=10),
@@ -120,8 +121,10 @@ class VerificationCodes:
         ticket_limits: Sequence[RateLimit] = DEFAULT_SEND_LIMITS,
         grants: AccessGrants | None = None,
     ) -> None:
+        if isinstance(secret, str):
+            secret = secret.encode("utf-8")  # secrets.token_urlsafe(32), an env var's text
         if not isinstance(secret, bytes):
-            raise ConfigurationError("secret must be bytes (e.g. secrets.token_bytes(32))")
+            raise ConfigurationError("secret must be str or bytes (e.g. secrets.token_urlsafe(32))")
         [self._secret] = signing.secret_keys([secret], what="secret")
         if not isinstance(code_ttl, timedelta) or code_ttl <= timedelta(0):
             raise ConfigurationError(f"code_ttl must be a positive timedelta, not {code_ttl!r}")
