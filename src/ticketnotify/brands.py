@@ -73,8 +73,10 @@ class Links:
                 "Links.web_ticket_url is required: the address of a ticket on your site, e.g. "
                 "Links(web_ticket_url='https://help.example.com/tickets/{ticket_id}')")
         check_pattern("Links.web_ticket_url", self.web_ticket_url, token=False)
+        check_scheme("Links.web_ticket_url", self.web_ticket_url)
         if self.app_ticket_url is not None:
             check_pattern("Links.app_ticket_url", self.app_ticket_url, token=False)
+            check_scheme("Links.app_ticket_url", self.app_ticket_url, app=True)
 
     def web(self, ticket_id: str) -> str:
         """Web address of a ticket whose key and number are ``ticket_id``."""
@@ -169,8 +171,10 @@ class Brand:
         for name in ("web_ticket_url", "app_ticket_url"):
             if getattr(self, name) is not None:
                 check_pattern(f"Brand.{name}", getattr(self, name), token=False)
+                check_scheme(f"Brand.{name}", getattr(self, name), app=name == "app_ticket_url")
         if self.guest_ticket_url is not None:
             names = check_pattern("Brand.guest_ticket_url", self.guest_ticket_url)
+            check_scheme("Brand.guest_ticket_url", self.guest_ticket_url)
             if "token" not in names:
                 raise InvalidInputError("guest_ticket_url", "must contain {token}")
         for name in ("sender", "envelope_sender"):
@@ -315,6 +319,40 @@ def check_pattern(where: str, pattern: object, *, token: bool = True) -> set[str
     if not names & _KEYS:
         raise ConfigurationError(f"{where} {pattern!r} has neither {{ticket_id}} nor {{ticket_number}}")
     return names
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(.*)", re.DOTALL)
+_NEVER = frozenset({"javascript", "data", "vbscript", "file"})  # script or local files
+
+
+def check_scheme(where: str, pattern: str, *, app: bool = False) -> None:
+    """Refuse a link pattern whose scheme is not a web address (``app``: not a safe one).
+
+    Web and guest links must be absolute ``http(s)://host/...`` URLs (a relative
+    ``help.example.com/{ticket_id}`` is no link in a mail client). App deep links may use
+    a custom scheme (``examplehelp://``) but never ``javascript:``, ``data:``,
+    ``vbscript:`` or ``file:``. A pattern that starts with a placeholder gets its scheme
+    from a ``Ticket.link_params`` value and is not checked here.
+
+    Raises:
+        ConfigurationError: the message names ``where`` and says what to use.
+    """
+    if pattern.startswith("{") and not pattern.startswith("{{"):
+        return
+    match = _SCHEME.match(pattern)
+    scheme = match.group(1).lower() if match else ""
+    if app:
+        if not scheme or scheme in _NEVER:
+            raise ConfigurationError(
+                f"{where} {pattern!r} must be an absolute URL with your app's scheme (e.g. "
+                f"'examplehelp://tickets/{{ticket_id}}'); javascript:, data:, vbscript: and "
+                "file: are never allowed")
+        return
+    rest = match.group(2) if match else ""
+    if scheme not in ("http", "https") or not rest.startswith("//") or rest[2:3] in ("", "/"):
+        raise ConfigurationError(
+            f"{where} {pattern!r} must be an absolute http(s) URL with a host, e.g. "
+            "'https://help.example.com/tickets/{ticket_id}'")
 
 
 def _names(where: str, pattern: str) -> set[str]:

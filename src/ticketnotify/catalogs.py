@@ -25,10 +25,12 @@ from .catalog_entries import entry_strings as _strings
 from .errors import CatalogError, ConfigurationError
 from .i18n import (
     DOMAIN,
+    LANGUAGE_FALLBACK,
     catalog_chain,
     default_locales_dir,
     expected_nplurals,
     expected_plural_forms,
+    parse_locale,
     po_path,
     read_catalog,
     translations_from_po,
@@ -291,8 +293,34 @@ def summarize(problems: Sequence[Problem]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def catalog_locale(asked: str, folders: Sequence[Path]) -> str:
+    """The catalog ``asked`` is read from at run time (``sv_SE`` → ``sv``, ``nn`` → ``nb``).
+
+    Raises:
+        ConfigurationError: no folder has a catalog for ``asked`` (its region, its language
+            or the language it falls back to); the message lists the available locales.
+    """
+    available = sorted({po.parent.parent.name for d in folders
+                        for po in d.glob(f"*/LC_MESSAGES/{DOMAIN}.po")})
+    try:
+        parsed = parse_locale(asked)
+    except ValueError:
+        parsed = None
+    if parsed is not None:
+        language = parsed.language
+        for candidate in (str(parsed), language, LANGUAGE_FALLBACK.get(language, language)):
+            if candidate in available:
+                return candidate
+    raise ConfigurationError(
+        f"--locale {asked!r}: no catalog for it; available locales: {', '.join(available)}")
+
+
 def run_check(args: argparse.Namespace) -> int:
-    """CLI entry: print problems and a per-locale summary, exit 1 when there is any."""
+    """CLI entry: print problems and a per-locale summary, exit 1 when there is any.
+
+    ``--locale`` negotiates like run time (``sv_SE`` checks ``sv``); a locale with no
+    catalog raises ``ConfigurationError`` (the CLI exits 2 listing the available ones).
+    """
     host = [Path(d) for d in args.locales or ()]
     templates = [Path(d) for d in args.templates or ()]
     for folder in (*host, *templates):
@@ -305,7 +333,7 @@ def run_check(args: argparse.Namespace) -> int:
         problems = check_catalogs(default_locales_dir())
         where = str(default_locales_dir())
     if args.locale:
-        wanted = {name.replace("-", "_") for name in args.locale}
+        wanted = {catalog_locale(name, [*host, default_locales_dir()]) for name in args.locale}
         problems = [p for p in problems if _locale_of(p) in wanted]
     summary = summarize(problems)
     if args.format == "json":
@@ -345,7 +373,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     check.add_argument(
         "--locale", metavar="LOCALE", action="append",
-        help="report only this catalog locale, e.g. de or pt_BR (repeatable)",
+        help="report only the catalog this locale reads at run time, e.g. de, pt_BR or "
+        "sv_SE (checks sv); no catalog for it: exit 2 (repeatable)",
     )
     check.add_argument(
         "--format", choices=("text", "json"), default="text",

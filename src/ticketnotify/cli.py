@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -43,7 +44,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    try:
+        sys.stdout.flush()  # the reader may be gone (``| head``): fail here, not at exit
+    except BrokenPipeError:
+        return _closed_pipe()
     return result
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``| head -3``): stop quietly, as Unix tools do.
+
+    stdout is pointed at devnull so the interpreter's final flush raises nothing
+    (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
 
 
 if __name__ == "__main__":

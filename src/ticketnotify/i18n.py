@@ -48,6 +48,26 @@ def default_locales_dir() -> Path:
     )
 
 
+# Languages whose text is read in another shipped language when they have no catalog:
+# Norwegian (``no``, the macrolanguage) is written as Bokmål (``nb``) unless said otherwise,
+# and Nynorsk (``nn``) readers all read Bokmål too (school teaches both), so ``nb`` beats
+# falling back to English for them.
+LANGUAGE_FALLBACK = {"no": "nb", "nn": "nb"}
+
+
+def babel_spelling(text: str) -> str:
+    """``text`` as Babel parses it: ``sv-SE`` → ``sv_SE``; ``no``/``no_NO`` → ``nb``/``nb_NO``.
+
+    Babel knows ``no`` but not ``no_NO``; ``no`` is the macrolanguage whose written
+    standard is Bokmål, so it is read as ``nb`` throughout.
+    """
+    spelled = text.strip().replace("-", "_")
+    language, sep, rest = spelled.partition("_")
+    if language.lower() == "no":
+        return f"nb{sep}{rest}"
+    return spelled
+
+
 def parse_locale(text: str) -> Locale:
     """Parse ``sv_SE``, ``sv-SE`` or ``sv``; anything else is an ``UnknownLocaleError``."""
     if not isinstance(text, str) or not text.strip():
@@ -55,7 +75,7 @@ def parse_locale(text: str) -> Locale:
     if pseudo_locale(text) is not None:
         return Locale.parse(SOURCE_LOCALE)  # formats like the English it is made from
     try:
-        return Locale.parse(text.strip().replace("-", "_"))
+        return Locale.parse(babel_spelling(text))
     except (ValueError, TypeError, BabelUnknownLocaleError) as exc:
         raise UnknownLocaleError(
             "locale", f"{text!r} is not a locale ({exc}); use a tag such as 'sv_SE' or 'en'"
@@ -354,13 +374,16 @@ class LocaleSet:
     def negotiate(self, locale: str, *, pseudo: bool = False) -> str:
         """Best catalog for ``locale``: exact (``sv_SE``), then language (``sv``), then default.
 
-        With ``pseudo`` (staging, previews) ``xx-long`` and ``xx-rtl`` name themselves.
+        A language without a catalog of its own tries ``LANGUAGE_FALLBACK`` before the
+        default: ``no``/``nn``/``nn_NO`` read the ``nb`` catalog. With ``pseudo``
+        (staging, previews) ``xx-long`` and ``xx-rtl`` name themselves.
         """
         found = pseudo_locale(locale) if pseudo else None
         if found is not None:
             return found
         parsed = parse_locale(locale)
-        for candidate in (str(parsed), parsed.language):
+        fallback = LANGUAGE_FALLBACK.get(parsed.language, parsed.language)
+        for candidate in (str(parsed), parsed.language, fallback):
             if candidate in self.available:
                 return candidate
         return self.default

@@ -210,8 +210,9 @@ def check_locale(field_name: str, value: object) -> str:
         value: A locale identifier, with ``-`` or ``_``.
 
     Returns:
-        The normalised identifier (``"sv-se"`` → ``"sv_SE"``); the QA pseudo-locales
-        ``xx-long``/``xx-rtl`` as ``"xx_long"``/``"xx_rtl"``.
+        The normalised identifier (``"sv-se"`` → ``"sv_SE"``; Norwegian ``"no_NO"`` →
+        ``"nb_NO"``); the QA pseudo-locales ``xx-long``/``xx-rtl`` as
+        ``"xx_long"``/``"xx_rtl"``.
 
     Raises:
         UnknownLocaleError: Babel knows no such locale (a subclass of
@@ -220,13 +221,13 @@ def check_locale(field_name: str, value: object) -> str:
             characters.
     """
     text = check_text(field_name, value, max_len=35)
-    from .i18n import pseudo_locale  # QA pseudo-locales xx-long / xx-rtl (docs/i18n.md)
+    from .i18n import babel_spelling, pseudo_locale  # xx-long / xx-rtl: docs/i18n.md
 
     pseudo = pseudo_locale(text)
     if pseudo is not None:
         return pseudo
     try:
-        parsed = Locale.parse(text.replace("-", "_"))
+        parsed = Locale.parse(babel_spelling(text))  # no_NO → nb_NO: Babel lacks no_NO
     except Exception as exc:  # babel.core.UnknownLocaleError does not subclass ValueError
         raise UnknownLocaleError(field_name, f"{text!r} is not a locale ({exc})") from exc
     return str(parsed)

@@ -177,7 +177,7 @@ def test_merged_push_opens_the_surviving_ticket_in_the_app() -> None:
     assert job is not None
     message = notifier.delivery_renderer.message(job).to_dict()
     assert message["deep_link"].endswith("/12399")
-    assert message["title"] == "Ärende 12345 har slagits samman med ett annat"
+    assert message["title"] == "Ärende 12345 har slagits ihop"
     assert message["body"] == "Konversationen fortsätter i ärende 12399. Tryck för att öppna det."
     assert message["thread_id"] == "ticket-12345"  # grouped with the old ticket's pushes
 

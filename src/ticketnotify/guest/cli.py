@@ -79,7 +79,9 @@ def _check(args: argparse.Namespace) -> int:
     if "://" in token:
         token = parse_qs(urlsplit(token).query).get("token", [""])[0]
     try:
-        opened = _links(args).open(token, email=args.email, ticket_id=args.ticket_id)
+        links = _links(args)
+        opened = (links.open(token, ticket_id=args.ticket_id) if args.email is None  # optional
+                  else links.open(token, email=args.email, ticket_id=args.ticket_id))
     except LinkError as exc:
         print(f"refused: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -22,7 +22,13 @@ from typing import Any
 
 from ..clock import Clock, utc_now
 from ..errors import ConfigurationError, DeliveryError, InvalidAddressError
-from ..validation import canonical_email, check_aware, check_locale, check_timezone
+from ..validation import (
+    canonical_email,
+    check_aware,
+    check_locale,
+    check_text,
+    check_timezone,
+)
 from . import signing
 from .errors import (
     CodeDeliveryError,
@@ -85,7 +91,8 @@ class VerificationCodes:
         store: where codes and send counts live (``SQLiteCodeStore``,
             ``PostgresCodeStore``, ``MemoryCodeStore``).
         sender: delivers the code email, normally ``EmailCodeSender(renderer, channel)``.
-        secret: at least 32 random bytes; keys the code and address hashes in the store.
+        secret: at least 32 random bytes (a ``str`` counts as its UTF-8 bytes, e.g.
+            ``secrets.token_urlsafe(32)``); keys the code and address hashes in the store.
         clock: returns the current aware UTC datetime (tests pass their own).
         code_ttl: how long a code works (default 10 minutes).
         max_attempts: wrong tries allowed per code (default 5).
@@ -105,7 +112,7 @@ class VerificationCodes:
         links: GuestLinks,
         store: CodeStore,
         sender: CodeSender,
-        secret: bytes,
+        secret: str | bytes,
         *,
         clock: Clock = utc_now,
         code_ttl: timedelta = timedelta(minutes=10),
@@ -114,8 +121,10 @@ class VerificationCodes:
         ticket_limits: Sequence[RateLimit] = DEFAULT_SEND_LIMITS,
         grants: AccessGrants | None = None,
     ) -> None:
+        if isinstance(secret, str):
+            secret = secret.encode("utf-8")  # secrets.token_urlsafe(32), an env var's text
         if not isinstance(secret, bytes):
-            raise ConfigurationError("secret must be bytes (e.g. secrets.token_bytes(32))")
+            raise ConfigurationError("secret must be str or bytes (e.g. secrets.token_urlsafe(32))")
         [self._secret] = signing.secret_keys([secret], what="secret")
         if not isinstance(code_ttl, timedelta) or code_ttl <= timedelta(0):
             raise ConfigurationError(f"code_ttl must be a positive timedelta, not {code_ttl!r}")
@@ -140,7 +149,8 @@ class VerificationCodes:
                 f"code_ttl={self.code_ttl}, max_attempts={self.max_attempts})")
 
     def send_code(
-        self, token: str, *, email: str, locale: str = "en", time_zone: str = "UTC"
+        self, token: str, *, email: str, locale: str = "en", time_zone: str = "UTC",
+        ticket_number: str | None = None,
     ) -> SentCode:
         """Email a fresh code to ``email`` now; the synchronous form (async: ``asend_code``).
 
@@ -155,6 +165,8 @@ class VerificationCodes:
                 an address the visitor typed).
             locale: the guest's locale for the email, e.g. ``"sv_SE"``.
             time_zone: IANA time zone name for dates in the email.
+            ticket_number: the ticket number people see, shown in the email instead of
+                the ticket's key (``Ticket.id``); ``None`` shows the key.
 
         Returns:
             ``SentCode(ticket_id, expires_at, minutes)``.
@@ -176,7 +188,7 @@ class VerificationCodes:
                           DeprecationWarning, stacklevel=2)
             return self.asend_code(  # type: ignore[return-value]
                 token, email=email, locale=locale, time_zone=time_zone)
-        send = self._prepare(token, email, locale, time_zone)
+        send = self._prepare(token, email, locale, time_zone, ticket_number)
         self._reserve(send)
         try:
             asyncio.run(self._mail(send))
@@ -187,7 +199,8 @@ class VerificationCodes:
         return send.result
 
     async def asend_code(
-        self, token: str, *, email: str, locale: str = "en", time_zone: str = "UTC"
+        self, token: str, *, email: str, locale: str = "en", time_zone: str = "UTC",
+        ticket_number: str | None = None,
     ) -> SentCode:
         """``send_code`` for async code, from any event loop; same arguments, result, errors.
 
@@ -195,7 +208,7 @@ class VerificationCodes:
         the awaiting task is cancelled while the email is on its way, the send stays
         counted (it may have gone out) and the previous code stays pending.
         """
-        send = self._prepare(token, email, locale, time_zone)
+        send = self._prepare(token, email, locale, time_zone, ticket_number)
         await asyncio.to_thread(self._reserve, send)
         try:
             await self._mail(send)
@@ -293,7 +306,7 @@ class VerificationCodes:
         """
         return self.grants.renew(value, ticket_id, now=self._now())
 
-    def open(self, token: str, *, email: str | None = None) -> OpenedLink:
+    def open(self, token: str, *, email: str) -> OpenedLink:
         """``GuestLinks.open`` on this object's clock; changes no state.
 
         Raises:
@@ -313,7 +326,9 @@ class VerificationCodes:
     def _now(self) -> datetime:
         return check_aware("clock()", self.clock())
 
-    def _prepare(self, token: str, email: str, locale: str, time_zone: str) -> _Send:
+    def _prepare(
+        self, token: str, email: str, locale: str, time_zone: str, ticket_number: str | None
+    ) -> _Send:
         """Check everything and make the code; no store, no I/O (runs on the caller's loop)."""
         now = self._now()
         opened = self.links.open(token, now=now, email=email)
@@ -327,13 +342,16 @@ class VerificationCodes:
             created_at=now, expires_at=now + self.code_ttl, attempts_left=self.max_attempts,
         )
         minutes = math.ceil(self.code_ttl / timedelta(minutes=1))
+        shown: dict[str, Any] = {}  # only when given: a host CodeSender may predate it
+        if ticket_number is not None:
+            shown["ticket_number"] = check_text("ticket_number", ticket_number, max_len=64)
         return _Send(
             at=now,
             limits={f"address:{address_key}": self.address_limits,
                     f"ticket:{opened.ticket_id}": self.ticket_limits},
             stored=stored,
             mail={"email": canonical_email("email", email).address, "locale": locale, "time_zone": time_zone,
-                  "code": code, "minutes": minutes, "ticket_id": opened.ticket_id},
+                  "code": code, "minutes": minutes, "ticket_id": opened.ticket_id, **shown},
         )
 
     def _reserve(self, send: _Send) -> None:

@@ -18,10 +18,13 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Literal
 from urllib.parse import quote
 
 from itsdangerous.encoding import base64_encode
 
+from ..brands import check_scheme
 from ..clock import utc_now
 from ..errors import ConfigurationError, InvalidInputError
 from ..validation import check_aware, check_text, email_key
@@ -86,6 +89,13 @@ class OpenedLink:
     address_digest: str
     issued_at: datetime
     expires_at: datetime
+
+
+
+class _Omitted(Enum):
+    """``open()`` called without ``email=`` (distinct from an explicit ``None``)."""
+
+    EMAIL = "email"
 
 
 class GuestLinks:
@@ -174,16 +184,21 @@ class GuestLinks:
         token: str,
         *,
         now: datetime | None = None,
-        email: str | None = None,
-        ticket_id: str | None = None,
+        email: str | None | Literal[_Omitted.EMAIL] = _Omitted.EMAIL,
+        ticket_id: str | int | None = None,
     ) -> OpenedLink:
         """Check a token; with ``email``/``ticket_id`` also check it matches the host's ticket.
 
         Args:
             token: the token from the URL (any value: it may be hostile).
             now: the time to check at (aware); default the current time.
-            email: the address the host has on the ticket; checks the link is for it.
-            ticket_id: the id from the host's route; checks the link is for it.
+            email: the address the host has on the ticket; checks the link is for it. Pass
+                it: any value that is not a matching address (``None`` included, e.g. a
+                ticket whose address is missing) raises ``AddressMismatchError``. Leave it
+                out only to read the token's ticket id before loading the ticket, then
+                open again with the ticket's address.
+            ticket_id: the id from the host's route; checks the link is for it. An ``int``
+                (a Django ``<int:id>`` route) is compared as its decimal ``str``.
 
         Returns:
             ``OpenedLink(ticket_id, address_digest, issued_at, expires_at)``.
@@ -222,23 +237,27 @@ class GuestLinks:
             raise ExpiredLinkError(f"the link expired at {opened.expires_at:%Y-%m-%d %H:%M} UTC; "
                                    "the guest gets a fresh one with the next update or on request",
                                    expired_at=opened.expires_at)
+        if isinstance(ticket_id, int) and not isinstance(ticket_id, bool):
+            ticket_id = str(ticket_id)  # a Django <int:id> route; ids are signed as str
         if ticket_id is not None and not same_ticket(ticket_id, opened.ticket_id):
             raise TamperedLinkError("the link's token belongs to another ticket than the URL "
                                     "names; use the ticket id from the token")
-        if email is not None:
-            self.check_address(opened, email)
+        if email is not _Omitted.EMAIL:
+            self.check_address(opened, email)  # None or any non-str: a mismatch
         return opened
 
     def address_digest(self, email: str) -> str:
         """Keyed digest of the normalized address with the signing key, as bound in tokens."""
         return _digest(self._address_keys[0], normalize_email(email))
 
-    def address_matches(self, opened: OpenedLink, email: str) -> bool:
+    def address_matches(self, opened: OpenedLink, email: str | None) -> bool:
         """True if ``email`` is the address the link was issued for (any current key).
 
         False, not an input error, for a value that is no address at all: no link is ever
         issued for one, and a host checking a form value must only see link errors.
         """
+        if not isinstance(email, str):
+            return False
         try:
             normalized = normalize_email(email)
         except InvalidInputError:
@@ -273,7 +292,7 @@ class GuestLinks:
             f"the link for ticket {opened.ticket_id} was issued for none of the ticket's "
             f"{len(addresses)} addresses; send the guest a fresh link")
 
-    def check_address(self, opened: OpenedLink, email: str) -> None:
+    def check_address(self, opened: OpenedLink, email: str | None) -> None:
         """Raise ``AddressMismatchError`` unless the link was issued for ``email``."""
         if not self.address_matches(opened, email):
             raise AddressMismatchError(
@@ -316,6 +335,7 @@ def _check_pattern(pattern: object) -> str:
         raise ConfigurationError(f"url_pattern {pattern!r} is not a format string: {exc}") from exc
     if "token" not in names:
         raise ConfigurationError(f"url_pattern {pattern!r} must contain {{token}}")
+    check_scheme("url_pattern", pattern)
     unknown = names - {"token", "ticket_id"}
     if unknown:
         raise ConfigurationError(f"url_pattern {pattern!r} may only use {{ticket_id}} and "

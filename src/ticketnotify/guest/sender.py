@@ -64,9 +64,14 @@ class CodeSender(Protocol):
     """
 
     async def __call__(
-        self, *, email: str, locale: str, time_zone: str, code: str, minutes: int, ticket_id: str
+        self, *, email: str, locale: str, time_zone: str, code: str, minutes: int, ticket_id: str,
+        ticket_number: str | None = None,
     ) -> None:
-        """Send ``code`` (valid ``minutes`` minutes) for ``ticket_id`` to ``email`` now."""
+        """Send ``code`` (valid ``minutes`` minutes) for ``ticket_id`` to ``email`` now.
+
+        ``ticket_number`` (the number people see) is passed only when the host gave one;
+        show it instead of ``ticket_id`` then.
+        """
 
 
 class LoopThread:
@@ -147,7 +152,8 @@ class EmailCodeSender:
             ``Renderer.shared(config)`` (the one object per configuration).
         channel: the email channel to send through, e.g. ``SMTPChannel(config)``.
         template: the template to render; ``"verification_code"`` ships in English and
-            Swedish and gets ``code``, ``minutes`` and ``ticket_id`` in its context.
+            Swedish and gets ``code``, ``minutes``, ``ticket_id`` and ``ticket_number``
+            (the number people see, else the id) in its context.
 
     Raises:
         ConfigurationError: ``renderer`` is neither a renderer nor a ``RenderConfig``, or
@@ -171,7 +177,8 @@ class EmailCodeSender:
         self._home = LoopThread("ticketnotify-code-sender")
 
     async def __call__(
-        self, *, email: str, locale: str, time_zone: str, code: str, minutes: int, ticket_id: str
+        self, *, email: str, locale: str, time_zone: str, code: str, minutes: int, ticket_id: str,
+        ticket_number: str | None = None,
     ) -> None:
         """Render and send one code email; await it from any event loop.
 
@@ -181,21 +188,26 @@ class EmailCodeSender:
             time_zone: IANA time zone name for dates in the email.
             code: the six digits.
             minutes: how long the code is valid, in minutes (shown in the email).
-            ticket_id: the ticket the code opens (shown in the subject and body).
+            ticket_id: the ticket the code opens (its key).
+            ticket_number: the number people see, shown in the subject and body; ``None``
+                shows ``ticket_id``.
 
         Raises:
             DeliveryError: what the channel raised (``TransientDeliveryError``,
                 ``PermanentDeliveryError``, ``InvalidAddressError``); ``send_code`` wraps it.
         """
         await self._home.run(self._send(email=email, locale=locale, time_zone=time_zone,
-                                        code=code, minutes=minutes, ticket_id=ticket_id))
+                                        code=code, minutes=minutes, ticket_id=ticket_id,
+                                        ticket_number=ticket_number))
 
     async def _send(
-        self, *, email: str, locale: str, time_zone: str, code: str, minutes: int, ticket_id: str
+        self, *, email: str, locale: str, time_zone: str, code: str, minutes: int, ticket_id: str,
+        ticket_number: str | None = None,
     ) -> None:
         rendered = self.renderer.render_email(
             self.template, locale, time_zone,
-            {"code": code, "minutes": minutes, "ticket_id": ticket_id},
+            {"code": code, "minutes": minutes, "ticket_id": ticket_id,
+             "ticket_number": ticket_number or ticket_id},
         )
         # The MIME builder threads by ``EmailMessage.ticket_id``: a one-off id gives the
         # code email a thread of its own, so it never sits in (or is collapsed into) the

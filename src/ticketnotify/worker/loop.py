@@ -22,6 +22,7 @@ from ..errors import (
 from ..messages import Message, PushMessage
 from ..outbox.base import Job, Outbox, Outcome, OutcomeKind
 from ..rendering import Renderer
+from .channel_config import check_channels, warn_missing
 from .dead_devices import DeadDevices, InvalidDeviceCallback
 from .logs import job_fields
 from .metrics import WorkerMetrics
@@ -83,7 +84,9 @@ class Worker:
     Raises:
         ConfigurationError: A count below 1, a non-positive lease, a ``send_timeout`` not
             shorter than the lease, a ``retry`` without ``get_retry_decision``, or
-            ``metrics`` already used by another worker.
+            ``metrics`` already used by another worker; ``channels`` not a mapping, a
+            value not a ``Channel`` instance, or a key no job is routed to (not
+            ``"email"``, ``"apns"``, ``"fcm"`` nor a ``ticketnotify.channels`` entry point).
     """
 
     def __init__(
@@ -122,7 +125,7 @@ class Worker:
                 f"retry must be a RetryPolicy or have get_retry_decision(exception, job), "
                 f"not {type(retry).__name__}")
         self.outbox = outbox
-        self.channels = dict(channels)
+        self.channels = check_channels(channels)
         self.renderer = renderer if isinstance(renderer, DeliveryRenderer) else DeliveryRenderer(renderer)
         self.retry: RetryStrategy = retry or RetryPolicy()
         self.batch_size = batch_size
@@ -205,6 +208,7 @@ class Worker:
         Returns:
             The worker's running totals (``self.stats``), all outcomes recorded.
         """
+        warn_missing(self.channels, log)
         try:
             while await self.run_once():
                 pass
@@ -232,6 +236,7 @@ class Worker:
         Returns:
             The worker's running totals, every outcome recorded before it returns.
         """
+        warn_missing(self.channels, log)
         self._stopping = False
         self.stopping = asyncio.Event()  # fresh: an Event belongs to the loop that awaited it
         stopped = asyncio.ensure_future(stop.wait())

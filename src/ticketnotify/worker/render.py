@@ -76,7 +76,7 @@ class DeliveryRenderer:
             return message_from_dict(job.message)
         facts = decode_facts(job.message)
         brand = self._brand(facts)
-        rendered = self._render(job, facts, brand)
+        rendered, written_in = self._render(job, facts, brand)
         if isinstance(rendered, RenderedPush):
             group = push_group_id(facts.ticket_key)
             data = {"ticket_id": facts.ticket_key, "kind": facts.kind, "event_id": facts.event_id}
@@ -90,7 +90,8 @@ class DeliveryRenderer:
         subject = f"{facts.subject_tag} {rendered.subject}" if facts.subject_tag else rendered.subject
         return EmailMessage(
             delivery_id=job.idempotency_key, ticket_id=facts.ticket_key,
-            ticket_subject=facts.subject, locale=facts.locale, to_address=facts.address,
+            ticket_subject=facts.subject, to_address=facts.address,
+            locale=self.renderer.formatting_locale(written_in),  # Content-Language: the text's
             to_name=facts.to_name, subject=subject, html=rendered.html, text=rendered.text,
             preheader=rendered.preheader, sender=brand.sender or "",
             sender_name=brand.sender_name, envelope_sender=brand.envelope_sender or "",
@@ -106,9 +107,12 @@ class DeliveryRenderer:
             f"this worker knows no brand {facts.brand!r} ({', '.join(sorted(self.brands)) or 'none'}"
             "): build it with Worker(..., renderer=notifier.delivery_renderer)")
 
-    def _render(self, job: Job, facts: DeliveryFacts, brand: Brand) -> RenderedEmail | RenderedPush:
+    def _render(
+        self, job: Job, facts: DeliveryFacts, brand: Brand
+    ) -> tuple[RenderedEmail | RenderedPush, str]:
+        """The rendering and the locale it was written in (the default one after a fallback)."""
         try:
-            return self.renderer.render_facts(facts, brand)
+            return self.renderer.render_facts(facts, brand), facts.locale
         except Exception as exc:
             default = self.renderer.config.default_locale
             if self.renderer.negotiate(facts.locale) == self.renderer.negotiate(default):
@@ -119,7 +123,7 @@ class DeliveryRenderer:
                 extra={"job_id": job.id, "locale": facts.locale, "fallback_locale": default,
                        "error": f"{type(exc).__name__}: {exc}"})
             try:
-                return self.renderer.render_facts(facts, brand, locale=default)
+                return self.renderer.render_facts(facts, brand, locale=default), default
             except Exception as again:
                 raise _unrenderable(facts, default, again) from again
 

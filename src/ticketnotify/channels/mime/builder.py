@@ -155,7 +155,7 @@ def build_mime_bytes(
     for line in head:  # defence in depth: only our own folds may break a header line
         if not line.isascii() or "\r" in line.replace("\r\n ", "") or "\n" in line.replace("\r\n ", ""):
             raise InvalidInputError("headers", f"{line[:40]!r}... would break out of its line")
-    language = message.locale.replace("_", "-")
+    language = message.locale.partition("@")[0].replace("_", "-")  # sv_SE@euro → sv-SE
     lang_header = [f"Content-Language: {language}"] if _LANGUAGE.fullmatch(language) else []
     if not message.html:
         head += [

@@ -78,12 +78,18 @@ class SMTPConfig:
             object.__setattr__(self, "sender", check_email("sender", self.sender))
             if self.reply_to:
                 object.__setattr__(self, "reply_to", check_email("reply_to", self.reply_to))
-            if self.sender_name:
-                check_text("sender_name", self.sender_name, max_len=256)
         except InvalidInputError as exc:
             raise ConfigurationError(
                 f"SMTP {exc}; set a plain address like notify@example.com"
             ) from exc
+        if self.sender_name:
+            try:
+                check_text("sender_name", self.sender_name, max_len=256)
+            except InvalidInputError as exc:
+                raise ConfigurationError(
+                    f"SMTP {exc}; a display name must be one line of at most 256 characters, "
+                    "e.g. sender_name='Example Support'"
+                ) from exc
         if self.password is not None and not self.username:
             raise ConfigurationError("SMTP password given without username; set both or neither")
         if not self.timeout > 0:

@@ -211,6 +211,7 @@ class GuestPages:
         text = self._text(ticket)
         try:
             sent = await self.codes.asend_code(token, email=ticket.email, locale=ticket.locale,
+                                               ticket_number=ticket.number,
                                                time_zone=ticket.time_zone)
         except LinkError as exc:
             return self._link_problem(request, exc, ticket)

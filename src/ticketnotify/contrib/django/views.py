@@ -184,6 +184,7 @@ def send_code(request: HttpRequest, ticket_id: str) -> HttpResponse:
     link, ticket = opened
     try:
         sent = get_codes().send_code(token, email=ticket.email, locale=ticket.locale,
+                                     ticket_number=ticket.number,
                                      time_zone=ticket.time_zone)
     except LinkError as exc:
         return _link_problem(request, exc, ticket)
