@@ -30,7 +30,7 @@ __all__ = ["ExcerptPolicy", "LinkSigner", "Links", "Notifier", "PublishResult"]
 
 if TYPE_CHECKING:
     from .rendering import Renderer
-    from .worker.render import DeliveryRenderer
+    from .rendering.deliveries import DeliveryRenderer
 
 
 class LinkSigner(Protocol):
@@ -316,7 +316,7 @@ class Notifier:
         Pass it as ``Worker(outbox, channels, renderer=notifier.delivery_renderer)`` so the
         worker renders with the same catalogs, templates and brands as publish checked.
         """
-        from .worker.render import DeliveryRenderer
+        from .rendering.deliveries import DeliveryRenderer
 
         return DeliveryRenderer(self.renderer, self.brands.values())
 

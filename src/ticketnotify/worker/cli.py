@@ -15,11 +15,11 @@ from ..channels.base import ENTRY_POINT_GROUP, Channel, load_channel_class
 from ..errors import ConfigurationError, TicketNotifyError
 from ..outbox.base import Outbox
 from ..outbox.from_url import DEFAULT_URL, outbox_from_url
+from ..rendering.deliveries import delivery_renderer_of
 from .dead_devices import InvalidDeviceCallback
 from .logs import configure_logging
 from .loop import Worker
 from .metrics import WorkerMetrics
-from .render import delivery_renderer_of
 from .retry import RetryPolicy
 from .signals import stop_on_signals
 from .stats import WorkerStats

@@ -22,12 +22,12 @@ from ..errors import (
 from ..messages import Message, PushMessage
 from ..outbox.base import Job, Outbox, Outcome, OutcomeKind
 from ..rendering import Renderer
+from ..rendering.deliveries import DeliveryRenderer
 from .channel_config import check_channels, warn_missing
 from .dead_devices import DeadDevices, InvalidDeviceCallback
 from .logs import job_fields
 from .metrics import WorkerMetrics
 from .outcomes import OutcomeRecorder
-from .render import DeliveryRenderer
 from .retry import DeadLetter, RetryDecision, RetryLater, RetryPolicy, RetryStrategy
 from .stats import WorkerStats
 from .store_thread import StoreThread

@@ -258,3 +258,11 @@ async def test_silent_peer_is_a_delivery_timeout(server: APNsLoopback,
                 await ch.send(push())
     finally:
         silent.close()
+
+
+def test_the_signing_key_never_shows_in_a_repr() -> None:
+    pem, _ = make_key()
+    config = APNsConfig(key=pem, key_id=KEY_ID, team_id=TEAM_ID, topic=TOPIC)
+    body = pem.splitlines()[1]  # a line of the key itself
+    assert body not in repr(config) and body not in str(config)
+    assert KEY_ID in repr(config)  # the rest is still there to debug with

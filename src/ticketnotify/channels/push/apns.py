@@ -82,7 +82,7 @@ class APNsConfig:
         ConfigurationError: A required field is empty or a number is out of range.
     """
 
-    key: str
+    key: str = field(repr=False)  # the PEM text is a secret: never in a repr or log
     key_id: str
     team_id: str
     topic: str

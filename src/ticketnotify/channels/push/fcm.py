@@ -72,7 +72,7 @@ class FCMConfig:
         ConfigurationError: Neither credentials nor a file, or a number out of range.
     """
 
-    credentials: Credentials | None = field(default=None, compare=False)
+    credentials: Credentials | None = field(default=None, compare=False, repr=False)
     service_account_file: str | None = None
     project_id: str | None = None
     endpoint_base: str | None = None
