@@ -59,6 +59,7 @@ def _baseline(templates: LocaleTemplates, updates: list[TicketUpdate], n: int) -
             "status": u.status, "new_replies": u.new_replies, "name": u.recipient.name,
             "occurred_at": format_when(u.occurred_at, u.recipient.time_zone, u.recipient.locale),
             "guest": False, "ticket_url": TICKET_URL, "app_url": APP_URL,
+            "author_name": None, "attachments": 0, "excerpt_html": None,
             **brand_values(None), **dict(brand_look(None)),
         }
         subject = " ".join(templates.render("email/agent_reply/subject.txt", ctx).split())
