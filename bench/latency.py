@@ -163,6 +163,13 @@ def under_load(url: str, sink: DumpSink, tag: str, rate: float, seconds: float,
         published, offered = publish_at_rate(url, tag, count, rate)
         sink.wait_for(count, 120)
         received = sink.received()
+        deadline = time.time() + 30
+        while not published.keys() <= received.keys():  # a file counted, not yet all written
+            if time.time() > deadline:
+                missing = sorted(published.keys() - received.keys())[:3]
+                raise TimeoutError(f"smtp-sink has no complete mail for {missing}")
+            time.sleep(0.01)
+            received = sink.received()
         ms = [(received[a] - t) * 1000 for a, t in published.items()]
         idle_cpu = cpu_percent(proc.pid, idle_seconds) if idle_seconds else 0.0
     return {"p50": percentile(ms, 50), "p95": percentile(ms, 95), "p99": percentile(ms, 99),
