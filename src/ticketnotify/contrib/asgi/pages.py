@@ -40,21 +40,12 @@ from ...guest.errors import (
 from ...guest.links import OpenedLink
 from ...guest.session import AccessGrant
 from ..pages import GuestPageRenderer, GuestTicket, PageText, negotiate_accept_language
+from ..pages.headers import PAGE_HEADERS
 from .csrf import CSRF_COOKIE, CSRFGuard
 
 TicketLookup = Callable[[str], "GuestTicket | None | Awaitable[GuestTicket | None]"]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
-_HEADERS = {
-    "Cache-Control": "no-store",
-    # The link page's URL holds the token: it must not leave the site. Not "no-referrer":
-    # with it Chromium sends "Origin: null" on the form POSTs and the Origin check refuses them.
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 class GuestGrantRequired(HTTPException):
@@ -250,7 +241,7 @@ class GuestPages:
         except TicketNotifyError:
             return self._problem(request, ticket, "unavailable", 503)
         target = self.ticket_url.replace("{ticket_id}", quote(grant.ticket_id, safe=""))
-        response = RedirectResponse(target, status_code=303, headers=_HEADERS)
+        response = RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
         self._set_grant_cookie(response, grant)
         return response
 
@@ -325,7 +316,7 @@ class GuestPages:
               **values: Any) -> Response:
         nonce, new = self.csrf.nonce(request)
         html = self.renderer.render(page, text, csrf=self.csrf.field(nonce), **values)
-        response = HTMLResponse(html, status_code=status, headers=_HEADERS)
+        response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
         if new:
             response.set_cookie(CSRF_COOKIE, nonce, path="/", httponly=True,
                                 secure=self.secure_cookies, samesite="strict")

@@ -35,18 +35,10 @@ from ...guest.errors import (
 )
 from ...guest.links import OpenedLink
 from ..pages import GuestPageRenderer, GuestTicket, PageText, negotiate_accept_language
+from ..pages.headers import PAGE_HEADERS
 from .settings import SettingError, config, default_locale, default_time_zone, get_codes, loaded
 
-HEADERS = {
-    "Cache-Control": "no-store",
-    # The link page's URL holds the token: it must not leave the site (and not
-    # "no-referrer": Django's CSRF check on HTTPS wants a same-origin Referer).
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
+HEADERS = dict(PAGE_HEADERS)  # the guest pages' headers (contrib.pages.headers)
 _renderers: dict[str, GuestPageRenderer] = {}
 
 
