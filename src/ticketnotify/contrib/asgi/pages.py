@@ -25,22 +25,12 @@ from starlette.routing import Route, Router
 
 from ...errors import TicketNotifyError
 from ...guest.codes import VerificationCodes
-from ...guest.errors import (
-    CodeDeliveryError,
-    CodeExpiredError,
-    GrantError,
-    LinkError,
-    MalformedCodeError,
-    MalformedLinkError,
-    NoCodeError,
-    RateLimitedError,
-    TooManyAttemptsError,
-    WrongCodeError,
-)
+from ...guest.errors import GrantError, LinkError
 from ...guest.links import OpenedLink
 from ...guest.session import AccessGrant
 from ..pages import GuestPageRenderer, GuestTicket, PageText, negotiate_accept_language
 from ..pages.headers import PAGE_HEADERS
+from ..pages.outcomes import PageProblem, link_problem, send_problem, verify_problem
 from .csrf import CSRF_COOKIE, CSRFGuard
 
 TicketLookup = Callable[[str], "GuestTicket | None | Awaitable[GuestTicket | None]"]
@@ -204,15 +194,8 @@ class GuestPages:
             sent = await self.codes.asend_code(token, email=ticket.email, locale=ticket.locale,
                                                ticket_number=ticket.number,
                                                time_zone=ticket.time_zone)
-        except LinkError as exc:
-            return self._link_problem(request, exc, ticket)
-        except RateLimitedError as exc:
-            return self._problem(request, ticket, "rate_limited", 429, exc.retry_at)
-        except CodeDeliveryError as exc:
-            return self._problem(request, ticket, "contact_support" if exc.permanent else
-                                 "send_failed", 503)
-        except TicketNotifyError:
-            return self._problem(request, ticket, "unavailable", 503)
+        except TicketNotifyError as exc:
+            return self._outcome(request, ticket, send_problem(exc))
         return self._code_form(request, text, link, ticket, token, notice=text.code_sent(sent.minutes))
 
     async def verify_code(self, request: Request) -> Response:
@@ -228,18 +211,12 @@ class GuestPages:
         text = self._text(ticket)
         try:
             grant = await self.codes.averify_code(token, str(form.get("code", "")), email=ticket.email)
-        except LinkError as exc:
-            return self._link_problem(request, exc, ticket)
-        except MalformedCodeError:
-            return self._code_form(request, text, link, ticket, token, status=400,
-                                   problem=text.malformed_code())
-        except WrongCodeError as exc:
-            return self._code_form(request, text, link, ticket, token, status=403,
-                                   problem=text.wrong_code(exc.attempts_left))
-        except (CodeExpiredError, NoCodeError, TooManyAttemptsError):
-            return self._problem(request, ticket, "new_code_needed", 403, token=token, link=link)
-        except TicketNotifyError:
-            return self._problem(request, ticket, "unavailable", 503)
+        except TicketNotifyError as exc:
+            outcome = verify_problem(exc)
+            if outcome.on_code_form:
+                return self._code_form(request, text, link, ticket, token, status=outcome.status,
+                                       problem=outcome.message(text))
+            return self._outcome(request, ticket, outcome, token=token, link=link)
         target = self.ticket_url.replace("{ticket_id}", quote(grant.ticket_id, safe=""))
         response = RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
         self._set_grant_cookie(response, grant)
@@ -258,14 +235,14 @@ class GuestPages:
         try:
             link = links.open(token, now=now, ticket_id=route_id)
         except LinkError as exc:
-            return self._link_problem(request, exc, None)
+            return self._outcome(request, None, link_problem(exc))
         ticket = await self._lookup(link.ticket_id)  # the id the token vouches for
         if ticket is None:
             return self._problem(request, None, "link_invalid", 404)
         try:
             link = links.open(token, now=now, ticket_id=route_id, email=ticket.email)
         except LinkError as exc:
-            return self._link_problem(request, exc, ticket)
+            return self._outcome(request, ticket, link_problem(exc))
         return link, ticket
 
     async def _lookup(self, ticket_id: str) -> GuestTicket | None:
@@ -297,10 +274,13 @@ class GuestPages:
                           send_url=self._url(request, "guest-code", link.ticket_id),
                           verify_url=self._url(request, "guest-verify", link.ticket_id))
 
-    def _link_problem(self, request: Request, exc: LinkError, ticket: GuestTicket | None) -> Response:
-        if isinstance(exc, MalformedLinkError):
-            return self._problem(request, ticket, "link_cut_off", 400)
-        return self._problem(request, ticket, "link_invalid", 403)
+    def _outcome(self, request: Request, ticket: GuestTicket | None, outcome: PageProblem, *,
+                 token: str | None = None, link: OpenedLink | None = None) -> Response:
+        """The message page for ``outcome``; its "new code" button only where it offers one."""
+        if not outcome.offer_new_code:
+            token, link = None, None
+        return self._problem(request, ticket, outcome.what, outcome.status, *outcome.args,
+                             token=token, link=link)
 
     def _problem(self, request: Request, ticket: GuestTicket | None, what: str, status: int,
                  *args: Any, token: str | None = None, link: OpenedLink | None = None) -> Response:

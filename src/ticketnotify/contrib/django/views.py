@@ -22,20 +22,11 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from ...errors import TicketNotifyError
-from ...guest.errors import (
-    CodeDeliveryError,
-    CodeExpiredError,
-    LinkError,
-    MalformedCodeError,
-    MalformedLinkError,
-    NoCodeError,
-    RateLimitedError,
-    TooManyAttemptsError,
-    WrongCodeError,
-)
+from ...guest.errors import LinkError
 from ...guest.links import OpenedLink
 from ..pages import GuestPageRenderer, GuestTicket, PageText, negotiate_accept_language
 from ..pages.headers import PAGE_HEADERS
+from ..pages.outcomes import PageProblem, link_problem, send_problem, verify_problem
 from .settings import SettingError, config, default_locale, default_time_zone, get_codes, loaded
 
 HEADERS = dict(PAGE_HEADERS)  # the guest pages' headers (contrib.pages.headers)
@@ -128,21 +119,24 @@ def _open(request: HttpRequest, route_id: str, token: str) -> tuple[OpenedLink, 
     try:
         link = links.open(token, now=now, ticket_id=route_id)
     except LinkError as exc:
-        return _link_problem(request, exc, None)
+        return _outcome(request, None, link_problem(exc))
     ticket = lookup(link.ticket_id)  # the id the token vouches for
     if ticket is None:
         return problem(request, None, "link_invalid", 404)
     try:
         link = links.open(token, now=now, ticket_id=route_id, email=ticket.email)
     except LinkError as exc:
-        return _link_problem(request, exc, ticket)
+        return _outcome(request, ticket, link_problem(exc))
     return link, ticket
 
 
-def _link_problem(request: HttpRequest, exc: LinkError, ticket: GuestTicket | None) -> HttpResponse:
-    if isinstance(exc, MalformedLinkError):
-        return problem(request, ticket, "link_cut_off", 400)
-    return problem(request, ticket, "link_invalid", 403)
+def _outcome(request: HttpRequest, ticket: GuestTicket | None, outcome: PageProblem, *,
+             token: str | None = None, link: OpenedLink | None = None) -> HttpResponse:
+    """The message page for ``outcome``; its "new code" button only where it offers one."""
+    if not outcome.offer_new_code:
+        token, link = None, None
+    return problem(request, ticket, outcome.what, outcome.status, *outcome.args,
+                   token=token, link=link)
 
 
 def _code_form(request: HttpRequest, ticket: GuestTicket, link: OpenedLink, token: str, *,
@@ -178,14 +172,8 @@ def send_code(request: HttpRequest, ticket_id: str) -> HttpResponse:
         sent = get_codes().send_code(token, email=ticket.email, locale=ticket.locale,
                                      ticket_number=ticket.number,
                                      time_zone=ticket.time_zone)
-    except LinkError as exc:
-        return _link_problem(request, exc, ticket)
-    except RateLimitedError as exc:
-        return problem(request, ticket, "rate_limited", 429, exc.retry_at)
-    except CodeDeliveryError as exc:
-        return problem(request, ticket, "contact_support" if exc.permanent else "send_failed", 503)
-    except TicketNotifyError:
-        return problem(request, ticket, "unavailable", 503)
+    except TicketNotifyError as exc:
+        return _outcome(request, ticket, send_problem(exc))
     return _code_form(request, ticket, link, token, notice=page_text(ticket).code_sent(sent.minutes))
 
 
@@ -201,17 +189,12 @@ def verify_code(request: HttpRequest, ticket_id: str) -> HttpResponse:
     text = page_text(ticket)
     try:
         grant = get_codes().verify_code(token, request.POST.get("code", ""), email=ticket.email)
-    except LinkError as exc:
-        return _link_problem(request, exc, ticket)
-    except MalformedCodeError:
-        return _code_form(request, ticket, link, token, status=400, err=text.malformed_code())
-    except WrongCodeError as exc:
-        return _code_form(request, ticket, link, token, status=403,
-                          err=text.wrong_code(exc.attempts_left))
-    except (CodeExpiredError, NoCodeError, TooManyAttemptsError):
-        return problem(request, ticket, "new_code_needed", 403, token=token, link=link)
-    except TicketNotifyError:
-        return problem(request, ticket, "unavailable", 503)
+    except TicketNotifyError as exc:
+        outcome = verify_problem(exc)
+        if outcome.on_code_form:
+            return _code_form(request, ticket, link, token, status=outcome.status,
+                              err=outcome.message(text))
+        return _outcome(request, ticket, outcome, token=token, link=link)
     if not hasattr(request, "session"):
         raise ImproperlyConfigured("the guest pages keep the grant in Django's session: add "
                                    "django.contrib.sessions.middleware.SessionMiddleware")
