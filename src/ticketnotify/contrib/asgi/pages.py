@@ -15,9 +15,11 @@ import functools
 import hashlib
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -36,6 +38,16 @@ from .csrf import CSRF_COOKIE, CSRFGuard
 TicketLookup = Callable[[str], "GuestTicket | None | Awaitable[GuestTicket | None]"]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
+
+
+@dataclass(frozen=True, slots=True)
+class _Posted:
+    """A form POST that passed the CSRF check, and the link and ticket its token opened."""
+
+    form: FormData
+    token: str
+    link: OpenedLink
+    ticket: GuestTicket
 
 
 class GuestGrantRequired(HTTPException):
@@ -181,33 +193,26 @@ class GuestPages:
 
     async def send_code(self, request: Request) -> Response:
         """POST: send a code to the ticket's address, then show the code form."""
-        form = await request.form()
-        token = str(form.get("token", ""))
-        if not self.csrf.check(request, form.get("csrf")):
-            return self._problem(request, None, "form_expired", 403)
-        opened = await self._open(request, token)
-        if isinstance(opened, Response):
-            return opened
-        link, ticket = opened
-        text = self._text(ticket)
+        posted = await self._open_posted(request)
+        if isinstance(posted, Response):
+            return posted
+        ticket = posted.ticket
         try:
-            sent = await self.codes.asend_code(token, email=ticket.email, locale=ticket.locale,
-                                               ticket_number=ticket.number,
+            sent = await self.codes.asend_code(posted.token, email=ticket.email,
+                                               locale=ticket.locale, ticket_number=ticket.number,
                                                time_zone=ticket.time_zone)
         except TicketNotifyError as exc:
             return self._outcome(request, ticket, send_problem(exc))
-        return self._code_form(request, text, link, ticket, token, notice=text.code_sent(sent.minutes))
+        text = self._text(ticket)
+        return self._code_form(request, text, posted.link, ticket, posted.token,
+                               notice=text.code_sent(sent.minutes))
 
     async def verify_code(self, request: Request) -> Response:
         """POST: check the typed code; on success set the grant cookie and go to the ticket."""
-        form = await request.form()
-        token = str(form.get("token", ""))
-        if not self.csrf.check(request, form.get("csrf")):
-            return self._problem(request, None, "form_expired", 403)
-        opened = await self._open(request, token)
-        if isinstance(opened, Response):
-            return opened
-        link, ticket = opened
+        posted = await self._open_posted(request)
+        if isinstance(posted, Response):
+            return posted
+        form, token, link, ticket = posted.form, posted.token, posted.link, posted.ticket
         text = self._text(ticket)
         try:
             grant = await self.codes.averify_code(token, str(form.get("code", "")), email=ticket.email)
@@ -227,6 +232,18 @@ class GuestPages:
         max_age = max(0, int((grant.expires_at - self.codes.clock()).total_seconds()))
         response.set_cookie(self.cookie_name(grant.ticket_id), grant.value, max_age=max_age, path="/",
                             httponly=True, secure=self.secure_cookies, samesite="lax")
+
+    async def _open_posted(self, request: Request) -> _Posted | Response:
+        """A form POST: the CSRF check, then ``_open`` with its token; a page if either fails."""
+        form = await request.form()
+        token = str(form.get("token", ""))
+        if not self.csrf.check(request, form.get("csrf")):
+            return self._problem(request, None, "form_expired", 403)
+        opened = await self._open(request, token)
+        if isinstance(opened, Response):
+            return opened
+        link, ticket = opened
+        return _Posted(form, token, link, ticket)
 
     async def _open(self, request: Request, token: str) -> tuple[OpenedLink, GuestTicket] | Response:
         """Check the token against the route and the ticket's address; a page if it fails."""
