@@ -10,7 +10,9 @@ locale; the templates are ``ticketnotify/guest/*.html``, overridable the Django 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +31,7 @@ from ..pages.headers import PAGE_HEADERS
 from ..pages.outcomes import PageProblem, link_problem, send_problem, verify_problem
 from .settings import SettingError, config, default_locale, default_time_zone, get_codes, loaded
 
+_OpenedView = Callable[[HttpRequest, OpenedLink, GuestTicket, str], HttpResponse]
 HEADERS = dict(PAGE_HEADERS)  # the guest pages' headers (contrib.pages.headers)
 _renderers: dict[str, GuestPageRenderer] = {}
 
@@ -146,14 +149,27 @@ def _code_form(request: HttpRequest, ticket: GuestTicket, link: OpenedLink, toke
                 token=token, notice=notice, problem=err, **_urls(link.ticket_id))
 
 
+def _opened_view(view: _OpenedView) -> Callable[[HttpRequest, str], HttpResponse]:
+    """A guest view called with the link and ticket its token (GET or POST ``token``) opens.
+
+    The returned view takes ``(request, ticket_id)`` from the URLconf; a token that does
+    not open answers with the problem page and never reaches ``view``.
+    """
+    @functools.wraps(view)
+    def opened_view(request: HttpRequest, ticket_id: str) -> HttpResponse:
+        token = (request.GET if request.method == "GET" else request.POST).get("token", "")
+        opened = _open(request, ticket_id, token)
+        if isinstance(opened, HttpResponse):
+            return opened
+        link, ticket = opened
+        return view(request, link, ticket, token)
+    return opened_view
+
+
 @require_GET
-def link_page(request: HttpRequest, ticket_id: str) -> HttpResponse:
+@_opened_view
+def link_page(request: HttpRequest, link: OpenedLink, ticket: GuestTicket, token: str) -> HttpResponse:
     """GET: the ticket number and the "Email me a code" button; sends and stores nothing."""
-    token = request.GET.get("token", "")
-    opened = _open(request, ticket_id, token)
-    if isinstance(opened, HttpResponse):
-        return opened
-    link, ticket = opened
     text = page_text(ticket)
     return page(request, "link", text, heading=text.ticket_heading(ticket.number), token=token,
                 **_urls(link.ticket_id))
@@ -161,13 +177,9 @@ def link_page(request: HttpRequest, ticket_id: str) -> HttpResponse:
 
 @csrf_protect
 @require_POST
-def send_code(request: HttpRequest, ticket_id: str) -> HttpResponse:
+@_opened_view
+def send_code(request: HttpRequest, link: OpenedLink, ticket: GuestTicket, token: str) -> HttpResponse:
     """POST: email a code to the address on the ticket (never a typed one), then the code form."""
-    token = request.POST.get("token", "")
-    opened = _open(request, ticket_id, token)
-    if isinstance(opened, HttpResponse):
-        return opened
-    link, ticket = opened
     try:
         sent = get_codes().send_code(token, email=ticket.email, locale=ticket.locale,
                                      ticket_number=ticket.number,
@@ -179,13 +191,9 @@ def send_code(request: HttpRequest, ticket_id: str) -> HttpResponse:
 
 @csrf_protect
 @require_POST
-def verify_code(request: HttpRequest, ticket_id: str) -> HttpResponse:
+@_opened_view
+def verify_code(request: HttpRequest, link: OpenedLink, ticket: GuestTicket, token: str) -> HttpResponse:
     """POST: check the typed code; on success the grant goes in the session, 303 to the ticket."""
-    token = request.POST.get("token", "")
-    opened = _open(request, ticket_id, token)
-    if isinstance(opened, HttpResponse):
-        return opened
-    link, ticket = opened
     text = page_text(ticket)
     try:
         grant = get_codes().verify_code(token, request.POST.get("code", ""), email=ticket.email)
