@@ -354,6 +354,19 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_host_folders(parser: argparse.ArgumentParser, *, templates_help: str) -> None:
+    """``--locales DIR`` and ``--templates DIR``: the host's own catalogs and templates.
+
+    Both repeatable, read as ``RenderConfig.locales_dirs`` and ``templates_dirs``
+    (``catalog check`` and ``preview``); ``templates_help`` says what the command does
+    with the templates.
+    """
+    parser.add_argument("--locales", metavar="DIR", action="append",
+                        help="your own catalog folder, merged over the shipped catalogs "
+                             "(repeatable; earlier wins; default: the shipped catalogs alone)")
+    parser.add_argument("--templates", metavar="DIR", action="append", help=templates_help)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``catalog check`` to the ``ticketnotify`` command line."""
     catalog = subparsers.add_parser("catalog", help="check the translation catalogs")
@@ -362,15 +375,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "check",
         help="fail on untranslated/fuzzy entries, placeholder or markup mismatches, stale catalogs",
     )
-    check.add_argument(
-        "--locales", metavar="DIR", action="append",
-        help="your own catalog folder, checked as merged over the shipped catalogs "
-             "(repeatable; default: check the shipped catalogs alone)",
-    )
-    check.add_argument(
-        "--templates", metavar="DIR", action="append",
-        help="your own template folder: its strings must be translated in every locale",
-    )
+    add_host_folders(check, templates_help="your own template folder: its strings must be "
+                                           "translated in every locale")
     check.add_argument(
         "--locale", metavar="LOCALE", action="append",
         help="report only the catalog this locale reads at run time, e.g. de, pt_BR or "

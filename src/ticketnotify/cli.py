@@ -6,9 +6,11 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .errors import TicketNotifyError
+
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 # Each module exposes ``register(subparsers)``; imported only when the CLI runs.
 COMMANDS: tuple[str, ...] = (
@@ -50,6 +52,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # the reader may be gone (``| head``): fail here, not at exit
     except BrokenPipeError:
         return _closed_pipe()
+    return result
+
+
+def standalone_main(
+    register: Register,
+    argv: Sequence[str] | None,
+    errors: tuple[type[TicketNotifyError], ...] = (TicketNotifyError,),
+) -> int:
+    """Run one module's commands without the others (``python -m ticketnotify.<module>``).
+
+    Args:
+        register: the module's ``register(subparsers)``.
+        argv: the arguments (None: ``sys.argv[1:]``).
+        errors: the library errors that become one ``ticketnotify: error:`` line.
+
+    Returns:
+        The command's exit status, or 2 after one of ``errors``.
+    """
+    parser = argparse.ArgumentParser(prog="ticketnotify")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except errors as exc:
+        print(f"ticketnotify: error: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

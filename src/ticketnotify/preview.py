@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from . import graphemes
 from .brands import Brand, Links, ReplyMode, fill_url, link_values, reply_headers
+from .catalogs import add_host_folders
 from .channels.mime.builder import build_mime, mime_bytes
 from .errors import InvalidInputError, TicketNotifyError
 from .events import AccountUser, TicketUpdate, UpdateKind
@@ -370,12 +371,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--locale", metavar="LOCALE", action="append",
                         help="render only this recipient locale (repeatable), e.g. sv_SE or "
                              "the QA pseudo-locales xx-long and xx-rtl (default: every catalog)")
-    parser.add_argument("--locales", metavar="DIR", action="append",
-                        help="your own catalog folder, merged over the shipped catalogs "
-                             "(repeatable; earlier wins)")
-    parser.add_argument("--templates", metavar="DIR", action="append",
-                        help="your own template folder, searched before the shipped templates "
-                             "(repeatable; earlier wins)")
+    add_host_folders(parser, templates_help="your own template folder, searched before the "
+                                            "shipped templates (repeatable; earlier wins)")
     parser.add_argument("--default-locale", metavar="LOCALE", default="en",
                         help="locale for recipients whose locale has no catalog (default: en)")
     parser.set_defaults(func=run_preview)

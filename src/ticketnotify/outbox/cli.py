@@ -6,11 +6,11 @@ import argparse
 import json
 import os
 import re
-import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from ..cli import standalone_main
 from ..clock import utc_now
 from ..errors import ConfigurationError, InvalidInputError
 from .from_url import DEFAULT_URL, outbox_from_url
@@ -142,15 +142,7 @@ def purge_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run these commands without the top-level CLI (``python -m ticketnotify.outbox.cli``)."""
-    parser = argparse.ArgumentParser(prog="ticketnotify")
-    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    try:
-        result: int = args.func(args)
-    except (ConfigurationError, InvalidInputError) as exc:
-        print(f"ticketnotify: error: {exc}", file=sys.stderr)
-        return 2
-    return result
+    return standalone_main(register, argv, (ConfigurationError, InvalidInputError))
 
 
 if __name__ == "__main__":

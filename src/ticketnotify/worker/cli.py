@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..channels.base import ENTRY_POINT_GROUP, Channel, load_channel_class
-from ..errors import ConfigurationError, TicketNotifyError
+from ..cli import standalone_main
+from ..errors import ConfigurationError
 from ..outbox.base import Outbox
 from ..outbox.from_url import DEFAULT_URL, outbox_from_url
 from ..rendering.deliveries import delivery_renderer_of
@@ -258,15 +259,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ticketnotify.worker.cli worker ...``: the worker without the other commands."""
-    parser = argparse.ArgumentParser(prog="ticketnotify")
-    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    try:
-        result: int = args.func(args)
-    except TicketNotifyError as exc:
-        print(f"ticketnotify: error: {exc}", file=sys.stderr)
-        return 2
-    return result
+    return standalone_main(register, argv)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ import re
 from datetime import UTC, datetime
 from email.message import EmailMessage as MIMEMessage
 from email.utils import format_datetime
+from typing import NotRequired, TypedDict
+
+from typing_extensions import Unpack
 
 from ...errors import InvalidInputError
 from ...messages import EmailMessage
@@ -175,19 +178,23 @@ def build_mime_bytes(
     ])
 
 
-def build_mime(
-    message: EmailMessage,
-    *,
-    sender: str,
-    sender_name: str = "",
-    reply_to: str | None = None,
-    domain: str,
-    now: datetime | None = None,
-) -> MIMEMessage:
-    """The same message as an ``email.message.EmailMessage`` (parsed from the wire bytes)."""
-    raw = build_mime_bytes(
-        message, sender=sender, sender_name=sender_name, reply_to=reply_to, domain=domain, now=now
-    )
+class _MimeOptions(TypedDict):
+    """``build_mime_bytes``'s keyword arguments, which ``build_mime`` passes on as given."""
+
+    sender: str
+    sender_name: NotRequired[str]
+    reply_to: NotRequired[str | None]
+    domain: str
+    now: NotRequired[datetime | None]
+
+
+def build_mime(message: EmailMessage, **options: Unpack[_MimeOptions]) -> MIMEMessage:
+    """The same message as an ``email.message.EmailMessage`` (parsed from the wire bytes).
+
+    It takes the keyword arguments of ``build_mime_bytes`` (``sender``, ``domain``; optional
+    ``sender_name``, ``reply_to``, ``now``), with the same defaults and errors.
+    """
+    raw = build_mime_bytes(message, **options)
     parsed = email.message_from_bytes(raw, policy=POLICY)
     assert isinstance(parsed, MIMEMessage)
     return parsed

@@ -14,7 +14,6 @@ from ...clock import Clock, utc_now
 from ...errors import (
     ConfigurationError,
     DeliveryError,
-    InvalidAddressError,
     InvalidInputError,
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -27,7 +26,7 @@ from .config import Security, SMTPConfig
 from .dkim import DKIMConfig, dkim_sign
 from .pipelining import StageError, pipelined_send
 from .pool import SMTPConnection, SMTPPool
-from .replies import connection_error, reply_error, timeout_error
+from .replies import build_error, connection_error, reply_error, timeout_error
 
 __all__ = ["DKIMConfig", "Security", "SMTPChannel", "SMTPConfig"]
 
@@ -89,12 +88,8 @@ class SMTPChannel(Channel[EmailMessage]):
         """
         try:
             raw = self.render(message)
-        except InvalidInputError as exc:
-            if exc.field == "to_address":  # a bad brand sender is "sender": bad-message
-                raise InvalidAddressError(f"cannot mail {exc}", code="bad-address") from exc
-            raise PermanentDeliveryError(
-                f"cannot build the email: {exc}", code="bad-message"
-            ) from exc
+        except InvalidInputError as exc:  # a bad brand sender is "sender": bad-message
+            raise build_error(exc) from exc
         except ConfigurationError as exc:  # DKIM signing failed: hold the mail until fixed
             raise TransientDeliveryError(f"cannot sign the email: {exc}", code="dkim") from exc
         envelope = ascii_address(message.envelope_sender or self.config.sender)

@@ -1,4 +1,4 @@
-"""Turn SMTP replies and socket failures into the library's retry / give-up outcomes."""
+"""Turn SMTP replies, socket failures and unbuildable messages into retry / give-up outcomes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from ...errors import (
     DeliveryError,
     DeliveryTimeoutError,
     InvalidAddressError,
+    InvalidInputError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
@@ -20,6 +21,18 @@ SESSION_RETRY_AFTER = 600.0
 
 # RFC 3463 enhanced status code at the start of the reply text, e.g. "5.1.1".
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def build_error(exc: InvalidInputError) -> DeliveryError:
+    """The outcome of an email that cannot be built (``build_mime``): never worth a retry.
+
+    A bad ``to_address`` is the recipient's (``InvalidAddressError``, code ``bad-address``);
+    any other field, e.g. a brand's sender, is the message's (``PermanentDeliveryError``,
+    code ``bad-message``).
+    """
+    if exc.field == "to_address":
+        return InvalidAddressError(f"cannot mail {exc}", code="bad-address")
+    return PermanentDeliveryError(f"cannot build the email: {exc}", code="bad-message")
 
 
 def enhanced_code(text: str) -> str | None:

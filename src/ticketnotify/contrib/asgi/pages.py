@@ -15,9 +15,11 @@ import functools
 import hashlib
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -25,36 +27,27 @@ from starlette.routing import Route, Router
 
 from ...errors import TicketNotifyError
 from ...guest.codes import VerificationCodes
-from ...guest.errors import (
-    CodeDeliveryError,
-    CodeExpiredError,
-    GrantError,
-    LinkError,
-    MalformedCodeError,
-    MalformedLinkError,
-    NoCodeError,
-    RateLimitedError,
-    TooManyAttemptsError,
-    WrongCodeError,
-)
+from ...guest.errors import GrantError, LinkError
 from ...guest.links import OpenedLink
 from ...guest.session import AccessGrant
 from ..pages import GuestPageRenderer, GuestTicket, PageText, negotiate_accept_language
+from ..pages.headers import PAGE_HEADERS
+from ..pages.outcomes import PageProblem, link_problem, send_problem, verify_problem
 from .csrf import CSRF_COOKIE, CSRFGuard
 
 TicketLookup = Callable[[str], "GuestTicket | None | Awaitable[GuestTicket | None]"]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
-_HEADERS = {
-    "Cache-Control": "no-store",
-    # The link page's URL holds the token: it must not leave the site. Not "no-referrer":
-    # with it Chromium sends "Origin: null" on the form POSTs and the Origin check refuses them.
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
+
+
+@dataclass(frozen=True, slots=True)
+class _Posted:
+    """A form POST that passed the CSRF check, and the link and ticket its token opened."""
+
+    form: FormData
+    token: str
+    link: OpenedLink
+    ticket: GuestTicket
 
 
 class GuestGrantRequired(HTTPException):
@@ -200,57 +193,37 @@ class GuestPages:
 
     async def send_code(self, request: Request) -> Response:
         """POST: send a code to the ticket's address, then show the code form."""
-        form = await request.form()
-        token = str(form.get("token", ""))
-        if not self.csrf.check(request, form.get("csrf")):
-            return self._problem(request, None, "form_expired", 403)
-        opened = await self._open(request, token)
-        if isinstance(opened, Response):
-            return opened
-        link, ticket = opened
-        text = self._text(ticket)
+        posted = await self._open_posted(request)
+        if isinstance(posted, Response):
+            return posted
+        ticket = posted.ticket
         try:
-            sent = await self.codes.asend_code(token, email=ticket.email, locale=ticket.locale,
-                                               ticket_number=ticket.number,
+            sent = await self.codes.asend_code(posted.token, email=ticket.email,
+                                               locale=ticket.locale, ticket_number=ticket.number,
                                                time_zone=ticket.time_zone)
-        except LinkError as exc:
-            return self._link_problem(request, exc, ticket)
-        except RateLimitedError as exc:
-            return self._problem(request, ticket, "rate_limited", 429, exc.retry_at)
-        except CodeDeliveryError as exc:
-            return self._problem(request, ticket, "contact_support" if exc.permanent else
-                                 "send_failed", 503)
-        except TicketNotifyError:
-            return self._problem(request, ticket, "unavailable", 503)
-        return self._code_form(request, text, link, ticket, token, notice=text.code_sent(sent.minutes))
+        except TicketNotifyError as exc:
+            return self._outcome(request, ticket, send_problem(exc))
+        text = self._text(ticket)
+        return self._code_form(request, text, posted.link, ticket, posted.token,
+                               notice=text.code_sent(sent.minutes))
 
     async def verify_code(self, request: Request) -> Response:
         """POST: check the typed code; on success set the grant cookie and go to the ticket."""
-        form = await request.form()
-        token = str(form.get("token", ""))
-        if not self.csrf.check(request, form.get("csrf")):
-            return self._problem(request, None, "form_expired", 403)
-        opened = await self._open(request, token)
-        if isinstance(opened, Response):
-            return opened
-        link, ticket = opened
+        posted = await self._open_posted(request)
+        if isinstance(posted, Response):
+            return posted
+        form, token, link, ticket = posted.form, posted.token, posted.link, posted.ticket
         text = self._text(ticket)
         try:
             grant = await self.codes.averify_code(token, str(form.get("code", "")), email=ticket.email)
-        except LinkError as exc:
-            return self._link_problem(request, exc, ticket)
-        except MalformedCodeError:
-            return self._code_form(request, text, link, ticket, token, status=400,
-                                   problem=text.malformed_code())
-        except WrongCodeError as exc:
-            return self._code_form(request, text, link, ticket, token, status=403,
-                                   problem=text.wrong_code(exc.attempts_left))
-        except (CodeExpiredError, NoCodeError, TooManyAttemptsError):
-            return self._problem(request, ticket, "new_code_needed", 403, token=token, link=link)
-        except TicketNotifyError:
-            return self._problem(request, ticket, "unavailable", 503)
+        except TicketNotifyError as exc:
+            outcome = verify_problem(exc)
+            if outcome.on_code_form:
+                return self._code_form(request, text, link, ticket, token, status=outcome.status,
+                                       problem=outcome.message(text))
+            return self._outcome(request, ticket, outcome, token=token, link=link)
         target = self.ticket_url.replace("{ticket_id}", quote(grant.ticket_id, safe=""))
-        response = RedirectResponse(target, status_code=303, headers=_HEADERS)
+        response = RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
         self._set_grant_cookie(response, grant)
         return response
 
@@ -260,6 +233,18 @@ class GuestPages:
         response.set_cookie(self.cookie_name(grant.ticket_id), grant.value, max_age=max_age, path="/",
                             httponly=True, secure=self.secure_cookies, samesite="lax")
 
+    async def _open_posted(self, request: Request) -> _Posted | Response:
+        """A form POST: the CSRF check, then ``_open`` with its token; a page if either fails."""
+        form = await request.form()
+        token = str(form.get("token", ""))
+        if not self.csrf.check(request, form.get("csrf")):
+            return self._problem(request, None, "form_expired", 403)
+        opened = await self._open(request, token)
+        if isinstance(opened, Response):
+            return opened
+        link, ticket = opened
+        return _Posted(form, token, link, ticket)
+
     async def _open(self, request: Request, token: str) -> tuple[OpenedLink, GuestTicket] | Response:
         """Check the token against the route and the ticket's address; a page if it fails."""
         route_id = str(request.path_params["ticket_id"])
@@ -267,14 +252,14 @@ class GuestPages:
         try:
             link = links.open(token, now=now, ticket_id=route_id)
         except LinkError as exc:
-            return self._link_problem(request, exc, None)
+            return self._outcome(request, None, link_problem(exc))
         ticket = await self._lookup(link.ticket_id)  # the id the token vouches for
         if ticket is None:
             return self._problem(request, None, "link_invalid", 404)
         try:
             link = links.open(token, now=now, ticket_id=route_id, email=ticket.email)
         except LinkError as exc:
-            return self._link_problem(request, exc, ticket)
+            return self._outcome(request, ticket, link_problem(exc))
         return link, ticket
 
     async def _lookup(self, ticket_id: str) -> GuestTicket | None:
@@ -306,10 +291,13 @@ class GuestPages:
                           send_url=self._url(request, "guest-code", link.ticket_id),
                           verify_url=self._url(request, "guest-verify", link.ticket_id))
 
-    def _link_problem(self, request: Request, exc: LinkError, ticket: GuestTicket | None) -> Response:
-        if isinstance(exc, MalformedLinkError):
-            return self._problem(request, ticket, "link_cut_off", 400)
-        return self._problem(request, ticket, "link_invalid", 403)
+    def _outcome(self, request: Request, ticket: GuestTicket | None, outcome: PageProblem, *,
+                 token: str | None = None, link: OpenedLink | None = None) -> Response:
+        """The message page for ``outcome``; its "new code" button only where it offers one."""
+        if not outcome.offer_new_code:
+            token, link = None, None
+        return self._problem(request, ticket, outcome.what, outcome.status, *outcome.args,
+                             token=token, link=link)
 
     def _problem(self, request: Request, ticket: GuestTicket | None, what: str, status: int,
                  *args: Any, token: str | None = None, link: OpenedLink | None = None) -> Response:
@@ -325,7 +313,7 @@ class GuestPages:
               **values: Any) -> Response:
         nonce, new = self.csrf.nonce(request)
         html = self.renderer.render(page, text, csrf=self.csrf.field(nonce), **values)
-        response = HTMLResponse(html, status_code=status, headers=_HEADERS)
+        response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
         if new:
             response.set_cookie(CSRF_COOKIE, nonce, path="/", httponly=True,
                                 secure=self.secure_cookies, samesite="strict")

@@ -20,7 +20,7 @@ from typing_extensions import override
 
 from ...channels.base import Channel
 from ...channels.mime.builder import build_mime, message_id
-from ...channels.smtp.replies import connection_error, reply_error, timeout_error
+from ...channels.smtp.replies import build_error, connection_error, reply_error, timeout_error
 from ...clock import Clock, utc_now
 from ...errors import (
     ConfigurationError,
@@ -117,9 +117,7 @@ class DjangoEmailChannel(Channel[EmailMessage]):
         try:
             email = self.build(message)
         except InvalidInputError as exc:
-            if exc.field == "to_address":
-                raise InvalidAddressError(f"cannot mail {exc}", code="bad-address") from exc
-            raise PermanentDeliveryError(f"cannot build the email: {exc}", code="bad-message") from exc
+            raise build_error(exc) from exc
         detail = await asyncio.to_thread(self._send, email, message.to_address)
         return Receipt(channel=self.name, delivery_id=message.delivery_id,
                        provider_id=message_id(message.delivery_id, self.domain), detail=detail)

@@ -10,7 +10,9 @@ locale; the templates are ``ticketnotify/guest/*.html``, overridable the Django 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -22,31 +24,15 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from ...errors import TicketNotifyError
-from ...guest.errors import (
-    CodeDeliveryError,
-    CodeExpiredError,
-    LinkError,
-    MalformedCodeError,
-    MalformedLinkError,
-    NoCodeError,
-    RateLimitedError,
-    TooManyAttemptsError,
-    WrongCodeError,
-)
+from ...guest.errors import LinkError
 from ...guest.links import OpenedLink
 from ..pages import GuestPageRenderer, GuestTicket, PageText, negotiate_accept_language
+from ..pages.headers import PAGE_HEADERS
+from ..pages.outcomes import PageProblem, link_problem, send_problem, verify_problem
 from .settings import SettingError, config, default_locale, default_time_zone, get_codes, loaded
 
-HEADERS = {
-    "Cache-Control": "no-store",
-    # The link page's URL holds the token: it must not leave the site (and not
-    # "no-referrer": Django's CSRF check on HTTPS wants a same-origin Referer).
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
+_OpenedView = Callable[[HttpRequest, OpenedLink, GuestTicket, str], HttpResponse]
+HEADERS = dict(PAGE_HEADERS)  # the guest pages' headers (contrib.pages.headers)
 _renderers: dict[str, GuestPageRenderer] = {}
 
 
@@ -136,21 +122,24 @@ def _open(request: HttpRequest, route_id: str, token: str) -> tuple[OpenedLink, 
     try:
         link = links.open(token, now=now, ticket_id=route_id)
     except LinkError as exc:
-        return _link_problem(request, exc, None)
+        return _outcome(request, None, link_problem(exc))
     ticket = lookup(link.ticket_id)  # the id the token vouches for
     if ticket is None:
         return problem(request, None, "link_invalid", 404)
     try:
         link = links.open(token, now=now, ticket_id=route_id, email=ticket.email)
     except LinkError as exc:
-        return _link_problem(request, exc, ticket)
+        return _outcome(request, ticket, link_problem(exc))
     return link, ticket
 
 
-def _link_problem(request: HttpRequest, exc: LinkError, ticket: GuestTicket | None) -> HttpResponse:
-    if isinstance(exc, MalformedLinkError):
-        return problem(request, ticket, "link_cut_off", 400)
-    return problem(request, ticket, "link_invalid", 403)
+def _outcome(request: HttpRequest, ticket: GuestTicket | None, outcome: PageProblem, *,
+             token: str | None = None, link: OpenedLink | None = None) -> HttpResponse:
+    """The message page for ``outcome``; its "new code" button only where it offers one."""
+    if not outcome.offer_new_code:
+        token, link = None, None
+    return problem(request, ticket, outcome.what, outcome.status, *outcome.args,
+                   token=token, link=link)
 
 
 def _code_form(request: HttpRequest, ticket: GuestTicket, link: OpenedLink, token: str, *,
@@ -160,14 +149,27 @@ def _code_form(request: HttpRequest, ticket: GuestTicket, link: OpenedLink, toke
                 token=token, notice=notice, problem=err, **_urls(link.ticket_id))
 
 
+def _opened_view(view: _OpenedView) -> Callable[[HttpRequest, str], HttpResponse]:
+    """A guest view called with the link and ticket its token (GET or POST ``token``) opens.
+
+    The returned view takes ``(request, ticket_id)`` from the URLconf; a token that does
+    not open answers with the problem page and never reaches ``view``.
+    """
+    @functools.wraps(view)
+    def opened_view(request: HttpRequest, ticket_id: str) -> HttpResponse:
+        token = (request.GET if request.method == "GET" else request.POST).get("token", "")
+        opened = _open(request, ticket_id, token)
+        if isinstance(opened, HttpResponse):
+            return opened
+        link, ticket = opened
+        return view(request, link, ticket, token)
+    return opened_view
+
+
 @require_GET
-def link_page(request: HttpRequest, ticket_id: str) -> HttpResponse:
+@_opened_view
+def link_page(request: HttpRequest, link: OpenedLink, ticket: GuestTicket, token: str) -> HttpResponse:
     """GET: the ticket number and the "Email me a code" button; sends and stores nothing."""
-    token = request.GET.get("token", "")
-    opened = _open(request, ticket_id, token)
-    if isinstance(opened, HttpResponse):
-        return opened
-    link, ticket = opened
     text = page_text(ticket)
     return page(request, "link", text, heading=text.ticket_heading(ticket.number), token=token,
                 **_urls(link.ticket_id))
@@ -175,51 +177,32 @@ def link_page(request: HttpRequest, ticket_id: str) -> HttpResponse:
 
 @csrf_protect
 @require_POST
-def send_code(request: HttpRequest, ticket_id: str) -> HttpResponse:
+@_opened_view
+def send_code(request: HttpRequest, link: OpenedLink, ticket: GuestTicket, token: str) -> HttpResponse:
     """POST: email a code to the address on the ticket (never a typed one), then the code form."""
-    token = request.POST.get("token", "")
-    opened = _open(request, ticket_id, token)
-    if isinstance(opened, HttpResponse):
-        return opened
-    link, ticket = opened
     try:
         sent = get_codes().send_code(token, email=ticket.email, locale=ticket.locale,
                                      ticket_number=ticket.number,
                                      time_zone=ticket.time_zone)
-    except LinkError as exc:
-        return _link_problem(request, exc, ticket)
-    except RateLimitedError as exc:
-        return problem(request, ticket, "rate_limited", 429, exc.retry_at)
-    except CodeDeliveryError as exc:
-        return problem(request, ticket, "contact_support" if exc.permanent else "send_failed", 503)
-    except TicketNotifyError:
-        return problem(request, ticket, "unavailable", 503)
+    except TicketNotifyError as exc:
+        return _outcome(request, ticket, send_problem(exc))
     return _code_form(request, ticket, link, token, notice=page_text(ticket).code_sent(sent.minutes))
 
 
 @csrf_protect
 @require_POST
-def verify_code(request: HttpRequest, ticket_id: str) -> HttpResponse:
+@_opened_view
+def verify_code(request: HttpRequest, link: OpenedLink, ticket: GuestTicket, token: str) -> HttpResponse:
     """POST: check the typed code; on success the grant goes in the session, 303 to the ticket."""
-    token = request.POST.get("token", "")
-    opened = _open(request, ticket_id, token)
-    if isinstance(opened, HttpResponse):
-        return opened
-    link, ticket = opened
     text = page_text(ticket)
     try:
         grant = get_codes().verify_code(token, request.POST.get("code", ""), email=ticket.email)
-    except LinkError as exc:
-        return _link_problem(request, exc, ticket)
-    except MalformedCodeError:
-        return _code_form(request, ticket, link, token, status=400, err=text.malformed_code())
-    except WrongCodeError as exc:
-        return _code_form(request, ticket, link, token, status=403,
-                          err=text.wrong_code(exc.attempts_left))
-    except (CodeExpiredError, NoCodeError, TooManyAttemptsError):
-        return problem(request, ticket, "new_code_needed", 403, token=token, link=link)
-    except TicketNotifyError:
-        return problem(request, ticket, "unavailable", 503)
+    except TicketNotifyError as exc:
+        outcome = verify_problem(exc)
+        if outcome.on_code_form:
+            return _code_form(request, ticket, link, token, status=outcome.status,
+                              err=outcome.message(text))
+        return _outcome(request, ticket, outcome, token=token, link=link)
     if not hasattr(request, "session"):
         raise ImproperlyConfigured("the guest pages keep the grant in Django's session: add "
                                    "django.contrib.sessions.middleware.SessionMiddleware")
