@@ -33,6 +33,7 @@ from ..contrib.django.fixtures import empty_store_tables  # noqa: E402, F401
 from ..contrib.django.hostapp.models import Ticket  # noqa: E402
 from ..contrib.django.hostapp.views import update_for  # noqa: E402
 from .conftest import Shots  # noqa: E402
+from .flow import walk_guest_flow  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -71,32 +72,4 @@ async def test_guest_flow_on_the_django_pages(tmp_path: Path, browser: Any, shot
                                         email="sam@example.com")
             assert len(smtp.messages) == 1
 
-            page = await browser.new_page()
-            await page.goto(link)
-            await page.get_by_role("heading", name="Support ticket 4711").wait_for()
-            await shots.take(page, "link-page")
-            assert len(smtp.messages) == 1  # opening the link in the browser sent nothing either
-
-            await page.get_by_role("button", name="Email me a code").click()
-            await page.get_by_text("We emailed you a code. It works for 10 minutes.").wait_for()
-            code = code_in((await smtp.wait_for(2, timeout=30))[1])
-            await shots.take(page, "code-form")
-
-            wrong = "000000" if code != "000000" else "111111"
-            await page.get_by_label("Code (six digits)").fill(wrong)
-            await page.get_by_role("button", name="Open my ticket").click()
-            await page.get_by_role("alert").filter(
-                has_text="Wrong code. You have 4 tries left.").wait_for()
-            await shots.take(page, "wrong-code")
-
-            await page.get_by_label("Code (six digits)").fill(code)
-            await page.get_by_role("button", name="Open my ticket").click()
-            await page.wait_for_url(f"{base}/tickets/T-1")
-            assert await page.get_by_role("heading").inner_text() == "Conversation of ticket 4711"
-            await shots.take(page, "ticket")
-
-            answer = await page.goto(f"{base}/tickets/T-2")
-            assert answer is not None and answer.status == 403
-            await page.get_by_text("open the link in the latest email").wait_for()
-            assert "Conversation" not in await page.content()
-            await shots.take(page, "second-ticket-closed")
+            await walk_guest_flow(browser, shots, smtp, link, base, "4711", code_in)

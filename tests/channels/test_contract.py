@@ -38,7 +38,7 @@ from ticketnotify.loopback.smtp import LoopbackSMTPServer
 from ticketnotify.messages import EmailMessage, Message
 
 from .push.test_apns import KEY_ID, TEAM_ID, TOPIC, config_for, make_key
-from .push.test_fcm import PROJECT, credentials_for
+from .push.test_fcm import PROJECT, credentials_for, make_service_key
 from .smtp.servers import FaultyHandler
 
 
@@ -220,15 +220,7 @@ class TestAPNsChannel(ChannelContract):
 
 @pytest.fixture(scope="module")
 def fcm_key() -> tuple[str, bytes]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
-    return pem, public
+    return make_service_key()
 
 
 class TestFCMChannel(ChannelContract):

@@ -25,7 +25,7 @@ from ticketnotify.messages import PushMessage, Receipt
 
 from .test_apns import KEY_ID, TEAM_ID, TOPIC, config_for, make_key
 from .test_apns import push as apns_push
-from .test_fcm import PROJECT, credentials_for
+from .test_fcm import PROJECT, credentials_for, make_service_key
 from .test_fcm import push as fcm_push
 
 PUSHES = 300
@@ -145,15 +145,7 @@ async def test_apns_connection_lost_while_idle_is_replaced_without_an_attempt(
 
 @pytest.fixture(scope="module")
 def fcm_key() -> tuple[str, bytes]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
-    return pem, public
+    return make_service_key()
 
 
 @pytest.fixture

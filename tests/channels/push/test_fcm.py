@@ -29,14 +29,19 @@ PROJECT = "helpdesk-demo"
 TOKEN = "fcm-token-" + "x" * 140
 
 
-@pytest.fixture(scope="module")
-def service_key() -> tuple[str, bytes]:
+def make_service_key() -> tuple[str, bytes]:
+    """A service account's RSA key: its PEM (for the client) and public key (for the stand-in)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
     public = key.public_key().public_bytes(serialization.Encoding.PEM,
                                            serialization.PublicFormat.SubjectPublicKeyInfo)
     return pem, public
+
+
+@pytest.fixture(scope="module")
+def service_key() -> tuple[str, bytes]:
+    return make_service_key()
 
 
 @pytest.fixture
