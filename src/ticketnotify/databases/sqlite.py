@@ -30,6 +30,8 @@ WAL_LIMIT = 4 * 1024 * 1024
 # An idle worker folds a log bigger than this: a smaller one is not worth an fsync on every
 # poll while a trickle of publishes goes on.
 IDLE_FOLD = 64 * 1024
+# Log growth (bytes) after which a write asks the file system for its free space again.
+FREE_SPACE_STEP = 256 * 1024
 
 
 class SQLiteFile:
@@ -61,6 +63,7 @@ class SQLiteFile:
         self.wal_limit = wal_limit
         self._wal = self.path + "-wal"
         self._fold_first = False  # a disk-full left the log unfolded: fold before writing
+        self._free = (0, 0)  # (free bytes last seen, log size then): see _room_left
         if not create and not os.path.exists(self.path):
             raise ConfigurationError(
                 f"no {what} at {self.path!r}: the file does not exist (nothing was created); "
@@ -138,7 +141,7 @@ class SQLiteFile:
                             self.conn.execute("ROLLBACK")
                     raise
             wal = self.wal_size()
-            if wal > self.free_space():
+            if wal > self._room_left(wal):
                 # Bigger than the room left on the disk: folding now still has room for
                 # the file to grow, later it might not (issue 11.3).
                 self.checkpoint()
@@ -166,6 +169,17 @@ class SQLiteFile:
             return os.stat(self._wal).st_size
         except OSError:
             return 0
+
+    def _room_left(self, wal: int) -> int:
+        """``free_space()``, asked again only when it could matter (it costs a statvfs).
+
+        The answer is reused while the log has grown less than ``FREE_SPACE_STEP`` bytes
+        since it was asked and stays under half of it; nearer the edge every write asks.
+        """
+        known, asked_at = self._free
+        if wal * 2 > known or wal - asked_at >= FREE_SPACE_STEP or wal < asked_at:
+            known, asked_at = self._free = (self.free_space(), wal)
+        return known
 
     def free_space(self) -> int:
         """Bytes the file system holding the file still has for us (huge if unknown)."""
